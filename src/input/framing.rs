@@ -1,0 +1,540 @@
+//! Record framing: turns a byte stream into JSON records, whatever the framing.
+//!
+//! The framing is detected from the content of each input, never from its name:
+//! - **lines**: the first value fits on one line and is followed by a newline. Each non-blank
+//!   line is a record (found with `memchr`, the fastest path); positions are line numbers.
+//! - **values**: anything else — values concatenated with no separator (`{..}{..}`, what
+//!   Firehose writes), pretty-printed values, top-level arrays of events. A small resumable
+//!   scanner tracks strings and nesting to find where each value ends; positions are byte
+//!   offsets. A record cut short by the start of the next one (`}{` where JSON allows neither)
+//!   ends there, so one truncated record never swallows the rest of the file.
+//!
+//! Input is consumed in chunks of about [`CHUNK`] bytes; a [`Batch`] owns its chunk and the
+//! records are spans into it, so nothing is copied except a record straddling two chunks.
+//! A record longer than [`MAX_RECORD`] is reported and skipped without being held in memory.
+
+use std::io::{self, Read};
+
+use memchr::{memchr, memchr2};
+
+/// Largest record accepted, in bytes.
+pub const MAX_RECORD: usize = 16 << 20;
+/// Bytes read at a time.
+pub const CHUNK: usize = 1 << 20;
+
+/// Where a record starts in its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pos {
+    /// 1-based line number (line framing).
+    Line(u64),
+    /// 0-based byte offset in the (decompressed) stream.
+    Offset(u64),
+}
+
+/// A record's bytes in [`Batch::data`] and where it came from.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub pos: Pos,
+}
+
+/// Consecutive records of one input.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub data: Vec<u8>,
+    pub records: Vec<Span>,
+    /// Input that could not be framed into a record (oversized, not JSON, unreadable): each one
+    /// counts as one invalid record.
+    pub problems: Vec<(Pos, String)>,
+}
+
+impl Batch {
+    pub fn record(&self, span: &Span) -> &[u8] {
+        &self.data[span.start..span.end]
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Lines,
+    Values,
+}
+
+/// Where the value scanner is inside the current record.
+#[derive(Clone, Copy, Default, Debug)]
+struct Scan {
+    depth: u32,
+    in_str: bool,
+    escaped: bool,
+    /// The last structural byte closed a container: a following `{` means a new record.
+    after_close: bool,
+}
+
+enum Step {
+    /// The value ends just before this index.
+    Complete(usize),
+    /// A new record starts at this index: the current one was cut short.
+    Broken(usize),
+    /// The buffer ended inside the value.
+    Need,
+}
+
+impl Scan {
+    /// Scans `buf[from..]`, resuming this state.
+    fn run(&mut self, buf: &[u8], from: usize) -> Step {
+        let mut i = from;
+        while i < buf.len() {
+            if self.in_str {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr2(b'"', b'\\', &buf[i..]) {
+                    None => return Step::Need,
+                    Some(k) => {
+                        i += k;
+                        if buf[i] == b'\\' {
+                            self.escaped = true;
+                        } else {
+                            self.in_str = false;
+                        }
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
+            match buf[i] {
+                b'"' => {
+                    self.in_str = true;
+                    self.after_close = false;
+                }
+                b'{' if self.after_close && self.depth > 0 => return Step::Broken(i),
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Step::Complete(i + 1);
+                    }
+                    self.after_close = true;
+                }
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                _ => self.after_close = false,
+            }
+            i += 1;
+        }
+        Step::Need
+    }
+}
+
+/// Splits one input into batches of records.
+pub struct Framer<R> {
+    reader: R,
+    /// Unconsumed bytes; `buf[0]` is at stream offset `base`.
+    buf: Vec<u8>,
+    base: u64,
+    /// Line number of `buf[0]` (lines mode).
+    line: u64,
+    mode: Option<Mode>,
+    eof: bool,
+    /// Inside a top-level array (values mode).
+    in_array: bool,
+    /// Scanner state of the record starting at `buf[0]`, valid up to `scanned`.
+    scan: Scan,
+    scanned: usize,
+    /// Discarding the rest of an oversized record.
+    skipping: bool,
+    /// Bytes wanted beyond `buf` on the next read (grows while one record spans many chunks).
+    want: usize,
+}
+
+impl<R: Read> Framer<R> {
+    pub fn new(reader: R) -> Self {
+        Framer {
+            reader,
+            buf: Vec::new(),
+            base: 0,
+            line: 1,
+            mode: None,
+            eof: false,
+            in_array: false,
+            scan: Scan::default(),
+            scanned: 0,
+            skipping: false,
+            want: CHUNK,
+        }
+    }
+
+    /// The next batch, or `None` at the end of the input. A read error ends the input and is
+    /// reported as a problem of the last batch.
+    pub fn next_batch(&mut self) -> Option<Batch> {
+        let mut batch = Batch::default();
+        loop {
+            if !self.eof {
+                if let Err(e) = self.fill() {
+                    let at = self.base + self.buf.len() as u64;
+                    batch.problems.push((Pos::Offset(at), read_error(&e)));
+                    self.eof = true;
+                }
+            }
+            if self.base == 0 && self.mode.is_none() && self.buf.starts_with(b"\xEF\xBB\xBF") {
+                self.buf.drain(..3);
+                self.base = 3;
+            }
+            let consumed = self.frame(&mut batch);
+            // Hand over everything framed; keep the unconsumed tail for next time.
+            let tail = self.buf.split_off(consumed);
+            batch.data = std::mem::replace(&mut self.buf, tail);
+            if !batch.records.is_empty() || !batch.problems.is_empty() {
+                return Some(batch);
+            }
+            // At the end of input frame() consumes everything, so this loop ends.
+            if self.eof && self.buf.is_empty() {
+                return None;
+            }
+            if consumed == 0 {
+                // The current record spans more than what is buffered: read more at once.
+                self.want = (self.want * 2).min(MAX_RECORD + CHUNK);
+            }
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let target = self.buf.len() + self.want;
+        self.want = CHUNK;
+        let mut len = self.buf.len();
+        self.buf.resize(target, 0);
+        while len < target {
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        }
+        self.buf.truncate(len);
+        Ok(())
+    }
+
+    /// Frames records out of `buf`, returning how many bytes were consumed.
+    fn frame(&mut self, batch: &mut Batch) -> usize {
+        if self.mode.is_none() {
+            match self.detect() {
+                Some(m) => self.mode = Some(m),
+                None if self.eof => self.mode = Some(Mode::Values),
+                None => return 0,
+            }
+        }
+        match self.mode {
+            Some(Mode::Lines) => self.frame_lines(batch),
+            _ => self.frame_values(batch),
+        }
+    }
+
+    /// Lines when the first value is alone on its line; values otherwise.
+    fn detect(&mut self) -> Option<Mode> {
+        let start = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
+        if self.buf[start] != b'{' {
+            return Some(Mode::Values);
+        }
+        let mut scan = Scan::default();
+        let end = match scan.run(&self.buf, start) {
+            Step::Complete(end) => end,
+            Step::Broken(_) => return Some(Mode::Values),
+            Step::Need if self.buf.len() - start > MAX_RECORD => return Some(Mode::Values),
+            Step::Need => return None,
+        };
+        if memchr(b'\n', &self.buf[start..end]).is_some() {
+            return Some(Mode::Values);
+        }
+        let rest = &self.buf[end..];
+        match rest.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
+            Some(k) if rest[k] == b'\n' => Some(Mode::Lines),
+            Some(_) => Some(Mode::Values),
+            None if self.eof => Some(Mode::Lines),
+            None => None,
+        }
+    }
+
+    fn frame_lines(&mut self, batch: &mut Batch) -> usize {
+        let buf = &self.buf;
+        let mut i = 0;
+        let mut line = self.line;
+        loop {
+            let nl = memchr(b'\n', &buf[i..]).map(|k| i + k);
+            let end = match nl {
+                Some(end) => end,
+                None if self.eof => buf.len(),
+                None => {
+                    if buf.len() - i > MAX_RECORD && !self.skipping {
+                        batch.problems.push((Pos::Line(line), too_long()));
+                        self.skipping = true;
+                    }
+                    if self.skipping {
+                        // Drop what is buffered of the oversized line.
+                        i = buf.len();
+                    }
+                    break;
+                }
+            };
+            if self.skipping {
+                self.skipping = false;
+            } else if end - i > MAX_RECORD {
+                batch.problems.push((Pos::Line(line), too_long()));
+            } else if let Some((s, e)) = trim(buf, i, end) {
+                batch.records.push(Span {
+                    start: s,
+                    end: e,
+                    pos: Pos::Line(line),
+                });
+            }
+            line += 1;
+            i = end + usize::from(nl.is_some());
+            if nl.is_none() {
+                break;
+            }
+        }
+        self.line = line;
+        self.base += i as u64;
+        i
+    }
+
+    fn frame_values(&mut self, batch: &mut Batch) -> usize {
+        let mut i = 0;
+        let len = self.buf.len();
+        loop {
+            if self.scanned == 0 && !self.skipping {
+                // Between records.
+                while i < len {
+                    match self.buf[i] {
+                        b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                        b',' if self.in_array => i += 1,
+                        b'[' if !self.in_array => {
+                            self.in_array = true;
+                            i += 1;
+                        }
+                        b']' if self.in_array => {
+                            self.in_array = false;
+                            i += 1;
+                        }
+                        b'{' | b'[' => break,
+                        _ => {
+                            // Not JSON we can use: skip to the next plausible record start.
+                            let from = i;
+                            let next = memchr(b'{', &self.buf[i..]).map(|k| i + k);
+                            i = next.unwrap_or(len);
+                            let n = i - from;
+                            let what = if n == 1 {
+                                "1 byte".to_owned()
+                            } else {
+                                format!("{n} bytes")
+                            };
+                            let at = Pos::Offset(self.base + from as u64);
+                            batch.problems.push((at, format!("not JSON: {what} skipped")));
+                        }
+                    }
+                }
+                if i == len {
+                    break;
+                }
+                self.scan = Scan::default();
+            }
+            let from = i + self.scanned;
+            let step = self.scan.run(&self.buf, from);
+            match step {
+                Step::Complete(end) | Step::Broken(end) => {
+                    let broken = matches!(step, Step::Broken(_));
+                    let pos = Pos::Offset(self.base + i as u64);
+                    if self.skipping {
+                        self.skipping = false;
+                    } else if end - i > MAX_RECORD {
+                        batch.problems.push((pos, too_long()));
+                    } else {
+                        batch.records.push(Span { start: i, end, pos });
+                    }
+                    if broken {
+                        // The cut record is parsed as is and reported as truncated.
+                        self.scan = Scan::default();
+                    }
+                    self.scanned = 0;
+                    i = end;
+                }
+                Step::Need => {
+                    if self.eof {
+                        let pos = Pos::Offset(self.base + i as u64);
+                        if self.skipping {
+                        } else if len - i > MAX_RECORD {
+                            batch.problems.push((pos, too_long()));
+                        } else {
+                            batch.records.push(Span {
+                                start: i,
+                                end: len,
+                                pos,
+                            });
+                        }
+                        self.skipping = false;
+                        self.scanned = 0;
+                        i = len;
+                        break;
+                    }
+                    if len - i > MAX_RECORD && !self.skipping {
+                        batch
+                            .problems
+                            .push((Pos::Offset(self.base + i as u64), too_long()));
+                        self.skipping = true;
+                    }
+                    if self.skipping {
+                        // Keep the scanner state, drop the bytes.
+                        self.scanned = 0;
+                        i = len;
+                    } else {
+                        self.scanned = len - i;
+                    }
+                    break;
+                }
+            }
+        }
+        // While skipping, `scanned` stays 0 and the scan state carries over.
+        self.base += i as u64;
+        i
+    }
+}
+
+fn too_long() -> String {
+    format!("record longer than {} MiB: skipped", MAX_RECORD >> 20)
+}
+
+fn read_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => "input ends early (truncated gzip stream?)".to_owned(),
+        _ => format!("cannot read further: {e}"),
+    }
+}
+
+/// The non-blank part of `buf[start..end]`, without a trailing `\r`.
+fn trim(buf: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    let s = start + buf[start..end].iter().position(|b| !b.is_ascii_whitespace())?;
+    let e = end - buf[s..end].iter().rev().position(|b| !b.is_ascii_whitespace())?;
+    Some((s, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Framed = (Vec<(Pos, String)>, Vec<(Pos, String)>);
+
+    /// Frames `input` read `step` bytes at a time; returns (pos, text) of records and problems.
+    fn frame_with(input: &[u8], step: usize) -> Framed {
+        struct Slow<'a>(&'a [u8], usize);
+        impl Read for Slow<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(out.len()).min(self.1);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut f = Framer::new(Slow(input, step));
+        let (mut recs, mut probs) = (vec![], vec![]);
+        while let Some(b) = f.next_batch() {
+            for s in &b.records {
+                recs.push((s.pos, String::from_utf8_lossy(b.record(s)).into_owned()));
+            }
+            probs.extend(b.problems);
+        }
+        (recs, probs)
+    }
+
+    fn frame(input: &[u8]) -> Framed {
+        let whole = frame_with(input, usize::MAX);
+        for step in [1, 2, 3, 7] {
+            assert_eq!(frame_with(input, step), whole, "read {step} bytes at a time");
+        }
+        whole
+    }
+
+    fn texts(v: &[(Pos, String)]) -> Vec<&str> {
+        // Cut long records so a failure does not print megabytes.
+        v.iter().map(|(_, s)| &s[..s.len().min(60)]).collect()
+    }
+
+    #[test]
+    fn ndjson_lines_with_blank_lines_crlf_and_bom() {
+        let (r, p) = frame(b"\xEF\xBB\xBF{\"a\":1}\r\n\n  {\"b\":\"}{\"}\n{\"c\":3}");
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":\"}{\"}", "{\"c\":3}"]);
+        assert_eq!(r[1].0, Pos::Line(3));
+        assert_eq!(r[2].0, Pos::Line(4));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn bad_lines_are_records_with_their_line_number() {
+        let (r, _) = frame(b"{\"a\":1}\nnot json\n{\"b\":2}\n");
+        assert_eq!(r[1], (Pos::Line(2), "not json".to_owned()));
+    }
+
+    #[test]
+    fn concatenated_values() {
+        let (r, p) = frame(br#"{"a":"x\"}{"}{"b":[1,{"c":2}]}  {"d":3}"#);
+        assert_eq!(
+            texts(&r),
+            [r#"{"a":"x\"}{"}"#, r#"{"b":[1,{"c":2}]}"#, r#"{"d":3}"#]
+        );
+        assert_eq!(r[1].0, Pos::Offset(13));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn pretty_and_arrays() {
+        let (r, _) = frame(b"{\n  \"a\": 1\n}\n{\n \"b\": 2\n}\n");
+        assert_eq!(texts(&r), ["{\n  \"a\": 1\n}", "{\n \"b\": 2\n}"]);
+        let (r, p) = frame(b" [ {\"a\":1},\n {\"b\":[2]} ]\n");
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":[2]}"]);
+        assert!(p.is_empty());
+        let (r, _) = frame(b"[{\"a\":1}][{\"b\":2}]");
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":2}"]);
+    }
+
+    #[test]
+    fn a_cut_record_does_not_swallow_the_next() {
+        let (r, _) = frame(br#"{"a":{"b":1}{"c":2}{"d":3}"#);
+        assert_eq!(texts(&r), [r#"{"a":{"b":1}"#, r#"{"c":2}"#, r#"{"d":3}"#]);
+        let (r, _) = frame(b"{\"c\":2}{\"a\":");
+        assert_eq!(texts(&r), ["{\"c\":2}", "{\"a\":"]);
+    }
+
+    #[test]
+    fn garbage_is_reported_and_skipped() {
+        let (r, p) = frame(b"\x00\x01garbage{\"a\":1}");
+        assert_eq!(texts(&r), ["{\"a\":1}"]);
+        assert_eq!(p, [(Pos::Offset(0), "not JSON: 9 bytes skipped".to_owned())]);
+    }
+
+    #[test]
+    fn oversized_records_are_skipped_without_buffering() {
+        let big = "x".repeat(MAX_RECORD + 10);
+        let lines = format!("{{\"a\":1}}\n{{\"b\":\"{big}\"}}\n{{\"c\":3}}\n");
+        let (r, p) = frame_with(lines.as_bytes(), 1 << 16);
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"c\":3}"]);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, Pos::Line(2));
+        let values = format!("{{\"a\":1}}{{\"b\":\"{big}\"}}{{\"c\":3}}");
+        let (r, p) = frame_with(values.as_bytes(), 1 << 16);
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"c\":3}"]);
+        assert_eq!(p, [(Pos::Offset(7), too_long())]);
+    }
+
+    #[test]
+    fn empty_inputs() {
+        assert_eq!(frame(b""), (vec![], vec![]));
+        assert_eq!(frame(b" \n\n "), (vec![], vec![]));
+    }
+}

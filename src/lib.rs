@@ -1,0 +1,186 @@
+//! gcorr: correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
+//! conversation.
+//!
+//! `run` is the whole program: read (input, pipeline) → dedup and group (correlate) → build
+//! timelines (timeline) → write (output). `main.rs` only maps its outcome to an exit code.
+
+pub mod cli;
+pub mod correlate;
+pub mod event;
+pub mod ids;
+pub mod input;
+pub mod intern;
+pub mod output;
+pub mod pipeline;
+pub mod progress;
+pub mod report;
+pub mod time;
+pub mod timeline;
+pub mod vocab;
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::cli::{Cli, Command, Config};
+use crate::pipeline::ReadOptions;
+use crate::progress::Progress;
+use crate::report::{Diagnostics, Summary};
+use crate::timeline::Timeline;
+
+/// How a run ended; the process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything read, everything written.
+    Success = 0,
+    /// A fatal error: nothing (or nothing more) written.
+    Failure = 1,
+    /// The command line was wrong.
+    Usage = 2,
+    /// Completed, but something was skipped: invalid records.
+    Partial = 3,
+}
+
+/// The process entry point.
+pub fn main_entry() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let exit = match run(cli) {
+        Ok(exit) => exit,
+        Err(e) if is_broken_pipe(&e) => Exit::Success,
+        Err(e) => {
+            eprintln!("gcorr: error: {e:#}");
+            Exit::Failure
+        }
+    };
+    std::process::ExitCode::from(exit as u8)
+}
+
+/// A reader of our output went away (`gcorr ... | head`): not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+pub fn run(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Correlate(args) => {
+            let config = match Config::new(args, cli.verbose, cli.quiet) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("gcorr: error: {e:#}");
+                    return Ok(Exit::Usage);
+                }
+            };
+            correlate(&config)
+        }
+    }
+}
+
+fn correlate(cfg: &Config) -> Result<Exit> {
+    let started = Instant::now();
+    let sources = input::expand(&cfg.inputs)?;
+    if input::stdin_is_terminal(&sources) {
+        eprintln!("gcorr: reading events from stdin, which is a terminal.");
+        eprintln!("Give files or directories: gcorr correlate events.ndjson (see gcorr correlate --help)");
+        return Ok(Exit::Usage);
+    }
+    input::check_readable(&sources)?;
+    let total = sources.iter().map(|s| s.size).sum::<Option<u64>>();
+    let progress = Progress::bytes(total, cfg.quiet);
+    let mut diag = Diagnostics::new(cfg.quiet);
+    let opts = ReadOptions {
+        filter: cfg.filter.clone(),
+        digest: cfg.digest,
+        strict: cfg.strict,
+        threads: cfg.threads,
+    };
+    let read = pipeline::read(&sources, &opts, &mut diag, &mut |n| progress.set(n));
+    progress.finish();
+    let (store, counts) = read?;
+    diag.finish();
+    let read_time = started.elapsed();
+    let bytes_per_event = store.bytes_per_event();
+    let correlation = store.finish();
+    let grouped = started.elapsed();
+
+    let timelines = correlation.groups.iter().map(|g| {
+        let mut t = Timeline::build(&correlation, g);
+        t.summary = cfg.summary;
+        t
+    });
+    match &cfg.output {
+        Some(path) => write_atomically(path, |w| output::write(cfg.format, cfg.summary, w, timelines))?,
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
+            output::write(cfg.format, cfg.summary, &mut w, timelines)?;
+        }
+    }
+    let elapsed = started.elapsed();
+
+    if cfg.verbose > 0 && !cfg.quiet {
+        for (s, c) in sources.iter().zip(&counts.inputs) {
+            eprintln!(
+                "gcorr: {}: {} records, {} kept, {} duplicates, {} invalid, {} not conversation, {} filtered",
+                s.name, c.records, c.kept, c.duplicates, c.invalid, c.not_conversation, c.filtered
+            );
+        }
+        eprintln!(
+            "gcorr: read {:.2} s, group {:.2} s, write {:.2} s; ~{bytes_per_event:.0} bytes held per unique event",
+            read_time.as_secs_f64(),
+            (grouped - read_time).as_secs_f64(),
+            (elapsed - grouped).as_secs_f64()
+        );
+    }
+    if !cfg.quiet {
+        let summary = Summary {
+            inputs: sources.len(),
+            counts: &counts,
+            conversations: correlation.groups.len(),
+            elapsed,
+        };
+        summary.print(&mut io::stderr().lock())?;
+    }
+    Ok(if counts.total().invalid > 0 {
+        Exit::Partial
+    } else {
+        Exit::Success
+    })
+}
+
+/// Writes `path` through a temporary file in the same directory, renamed into place only once
+/// complete: an interrupted run never leaves a half-written file.
+fn write_atomically(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<&std::fs::File>) -> Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".gcorr-")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a file in this directory", dir.display()))?;
+    {
+        let mut w = BufWriter::with_capacity(256 << 10, tmp.as_file());
+        body(&mut w).with_context(|| format!("{}: write failed", path.display()))?;
+        w.flush()
+            .with_context(|| format!("{}: write failed", path.display()))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("{}: write failed", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    Ok(())
+}
+
+/// True when stdout is a terminal (for formats that colour).
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}

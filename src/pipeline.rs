@@ -1,0 +1,210 @@
+//! The reading pipeline: frame on one thread, parse on all cores, fold in input order.
+//!
+//! ```text
+//! reader thread ──batches──▶ parser threads ──parsed batches──▶ this thread (reorder, dedup)
+//! ```
+//! The reader opens each input in turn (decompressing gzip) and frames records into batches
+//! of about 1 MiB; parsers normalise and filter them; the calling thread puts the parsed
+//! batches back into input order and feeds the [`Store`], so the first occurrence of an event
+//! is always the one kept and ties keep input order. Bounded channels keep memory flat.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Result, bail};
+
+use crate::correlate::{Added, Store};
+use crate::event::{Parsed, ParsedEvent, parse_record};
+use crate::ids::Atom;
+use crate::input::framing::{Batch, Framer, Pos};
+use crate::input::{self, Source};
+use crate::report::{Counts, Diagnostics};
+
+/// Which events to keep, decided before any further work.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub conversations: Vec<Atom>,
+    pub media: Vec<Atom>,
+}
+
+impl Filter {
+    pub fn keeps(&self, e: &ParsedEvent) -> bool {
+        self.since.is_none_or(|s| e.time >= s)
+            && self.until.is_none_or(|u| e.time < u)
+            && (self.conversations.is_empty() || self.conversations.contains(&e.conversation))
+            && (self.media.is_empty() || e.media.as_ref().is_some_and(|m| self.media.contains(m)))
+    }
+}
+
+/// How to read.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    pub filter: Filter,
+    /// Compute content digests (`--dedup content`).
+    pub digest: bool,
+    pub strict: bool,
+    pub threads: usize,
+}
+
+struct Job {
+    seq: u64,
+    input: u32,
+    batch: Batch,
+}
+
+// Events are nearly every item; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Event(ParsedEvent, Pos),
+    NotConversation,
+    Filtered,
+    Invalid(Pos, String),
+}
+
+struct Done {
+    seq: u64,
+    input: u32,
+    items: Vec<Item>,
+}
+
+/// Reads every source into a [`Store`], counting and reporting as it goes.
+pub fn read(
+    sources: &[Source],
+    opts: &ReadOptions,
+    diag: &mut Diagnostics,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Store, Counts)> {
+    let mut store = Store::new(sources.iter().map(|s| s.name.clone()).collect());
+    let mut counts = Counts::new(sources.len());
+    let raw_bytes = Arc::new(AtomicU64::new(0));
+    let threads = opts.threads.max(1);
+    let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
+    let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    std::thread::scope(|scope| -> Result<()> {
+        let bytes = raw_bytes.clone();
+        scope.spawn(move || frame_all(sources, job_tx, bytes));
+        for _ in 0..threads {
+            let (rx, tx) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || parse_all(&rx, &tx, opts));
+        }
+        drop(done_tx);
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        for done in done_rx.iter() {
+            pending.insert(done.seq, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                fold(done, &mut store, &mut counts, diag, opts.strict, sources)?;
+                progress(raw_bytes.load(std::sync::atomic::Ordering::Relaxed));
+            }
+        }
+        Ok(())
+    })?;
+    counts.bytes = raw_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    Ok((store, counts))
+}
+
+fn fold(
+    done: Done,
+    store: &mut Store,
+    counts: &mut Counts,
+    diag: &mut Diagnostics,
+    strict: bool,
+    sources: &[Source],
+) -> Result<()> {
+    let input = done.input as usize;
+    let c = &mut counts.inputs[input];
+    for item in done.items {
+        c.records += 1;
+        match item {
+            Item::Event(e, pos) => match store.add(&e, done.input, pos) {
+                Added::Kept => c.kept += 1,
+                Added::Duplicate => c.duplicates += 1,
+            },
+            Item::NotConversation => c.not_conversation += 1,
+            Item::Filtered => c.filtered += 1,
+            Item::Invalid(pos, msg) => {
+                c.invalid += 1;
+                if strict {
+                    bail!(
+                        "{}: {msg} (--strict: nothing written)",
+                        diag.at(&sources[input].name, pos)
+                    );
+                }
+                diag.invalid(&sources[input].name, pos, &msg);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
+    let mut seq = 0u64;
+    for (input, src) in sources.iter().enumerate() {
+        let input = input as u32;
+        let mut send = |batch: Batch| {
+            let ok = tx.send(Job { seq, input, batch }).is_ok();
+            seq += 1;
+            ok
+        };
+        let reader = match input::open(src, bytes.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                let problem = (Pos::Offset(0), format!("{e:#}"));
+                if !send(Batch {
+                    problems: vec![problem],
+                    ..Batch::default()
+                }) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut framer = Framer::new(reader);
+        while let Some(batch) = framer.next_batch() {
+            if !send(batch) {
+                return;
+            }
+        }
+    }
+}
+
+fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOptions) {
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        let batch = &job.batch;
+        let mut items = Vec::with_capacity(batch.records.len() + batch.problems.len());
+        for (pos, msg) in &batch.problems {
+            items.push(Item::Invalid(*pos, msg.clone()));
+        }
+        for span in &batch.records {
+            items.push(match parse_record(batch.record(span), opts.digest) {
+                Ok(Parsed::Event(e)) if opts.filter.keeps(&e) => Item::Event(e, span.pos),
+                Ok(Parsed::Event(_)) => Item::Filtered,
+                Ok(Parsed::NotConversation) => Item::NotConversation,
+                Err(msg) => Item::Invalid(span.pos, msg),
+            });
+        }
+        if tx
+            .send(Done {
+                seq: job.seq,
+                input: job.input,
+                items,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! What gcorr tells the person on stderr: invalid-record lines (capped), the run summary.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::input::framing::Pos;
+
+/// Invalid records shown before the rest are only counted.
+pub const SHOWN_INVALID: usize = 20;
+
+/// Counts for one input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputCounts {
+    pub records: u64,
+    pub invalid: u64,
+    pub not_conversation: u64,
+    pub filtered: u64,
+    pub duplicates: u64,
+    pub kept: u64,
+}
+
+/// Counts for the whole run. Per input and in total:
+/// `records = kept + duplicates + invalid + not_conversation + filtered`.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    pub inputs: Vec<InputCounts>,
+    /// Raw bytes read (compressed size for gzip).
+    pub bytes: u64,
+}
+
+impl Counts {
+    pub fn new(inputs: usize) -> Self {
+        Counts {
+            inputs: vec![InputCounts::default(); inputs],
+            bytes: 0,
+        }
+    }
+
+    pub fn total(&self) -> InputCounts {
+        let mut t = InputCounts::default();
+        for c in &self.inputs {
+            t.records += c.records;
+            t.invalid += c.invalid;
+            t.not_conversation += c.not_conversation;
+            t.filtered += c.filtered;
+            t.duplicates += c.duplicates;
+            t.kept += c.kept;
+        }
+        t
+    }
+}
+
+/// Prints invalid-record lines, the first [`SHOWN_INVALID`] of them.
+pub struct Diagnostics {
+    shown: usize,
+    hidden: u64,
+    quiet: bool,
+}
+
+impl Diagnostics {
+    pub fn new(quiet: bool) -> Self {
+        Diagnostics {
+            shown: 0,
+            hidden: 0,
+            quiet,
+        }
+    }
+
+    /// `events.ndjson:12` or `events.json@4096`.
+    pub fn at(&self, name: &str, pos: Pos) -> String {
+        match pos {
+            Pos::Line(l) => format!("{name}:{l}"),
+            Pos::Offset(o) => format!("{name}@{o}"),
+        }
+    }
+
+    pub fn invalid(&mut self, name: &str, pos: Pos, msg: &str) {
+        if self.shown < SHOWN_INVALID {
+            self.shown += 1;
+            if !self.quiet {
+                eprintln!("{}: {msg}", self.at(name, pos));
+            }
+        } else {
+            self.hidden += 1;
+        }
+    }
+
+    /// The line that closes the list, if some were not shown.
+    pub fn finish(&self) {
+        if self.hidden > 0 && !self.quiet {
+            eprintln!("gcorr: {} more invalid records not shown", group(self.hidden));
+        }
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The end-of-run summary.
+pub struct Summary<'a> {
+    pub inputs: usize,
+    pub counts: &'a Counts,
+    pub conversations: usize,
+    pub elapsed: Duration,
+}
+
+impl Summary<'_> {
+    pub fn print(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let t = self.counts.total();
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.counts.bytes as f64 / secs / 1e6
+        } else {
+            0.0
+        };
+        let inputs = if self.inputs == 1 {
+            "1 input".to_owned()
+        } else {
+            format!("{} inputs", self.inputs)
+        };
+        writeln!(
+            w,
+            "gcorr: {inputs}, {} MB in {secs:.2} s ({rate:.0} MB/s)",
+            mb(self.counts.bytes)
+        )?;
+        let rows: [(&str, u64); 7] = [
+            ("records read", t.records),
+            ("invalid", t.invalid),
+            ("not conversation", t.not_conversation),
+            ("filtered out", t.filtered),
+            ("duplicates dropped", t.duplicates),
+            ("unique events", t.kept),
+            ("conversations", self.conversations as u64),
+        ];
+        for (name, n) in rows {
+            writeln!(w, "  {name:<20}{:>14}", group(n))?;
+        }
+        Ok(())
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1_234_567), "1,234,567");
+    }
+}
