@@ -184,7 +184,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.filter.since, Some(1_772_409_600_000));
-        assert_eq!(c.filter.media, [Atom::Static("voice"), Atom::Static("chat")]);
+        assert_eq!(c.filter.media, [Atom::from("voice"), Atom::from("chat")]);
         assert!(
             config(&[
                 "gcorr",

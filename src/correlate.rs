@@ -103,10 +103,10 @@ impl Store {
     pub fn add(&mut self, e: &ParsedEvent, input: u32, pos: Pos) -> Added {
         let id = match &e.id {
             Atom::Uuid(v) => {
-                if !self.seen_uuids.insert(*v) {
+                let v = v.get();
+                if !self.seen_uuids.insert(v) {
                     return self.duplicate(&e.conversation);
                 }
-                let v = *v;
                 EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32])
             }
             other => {
@@ -277,7 +277,7 @@ mod tests {
             id: Atom::id(id),
             conversation: Atom::id(conv),
             time,
-            kind: Atom::Static("acd.start"),
+            kind: Atom::from("acd.start"),
             media: None,
             participant: None,
             session: None,

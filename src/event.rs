@@ -16,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::ids::{Atom, parse_uuid};
+use crate::ids::Atom;
 use crate::{time, vocab};
 
 /// One conversation event, normalised, owning nothing of the record it came from.
@@ -60,7 +60,7 @@ pub fn parse_record(bytes: &[u8], digest: bool) -> Result<Parsed, String> {
         let content = content.or_else(|| Some(digest128(bytes)));
         normalise(rec.with_detail(detail), content)
     } else {
-        let rec: Record<Detail> = serde_json::from_slice(bytes).map_err(json_error)?;
+        let rec: Record<Detail> = sonic_rs::from_slice(bytes).map_err(sonic_error)?;
         normalise(rec, None)
     }
 }
@@ -69,6 +69,14 @@ fn json_error(e: serde_json::Error) -> String {
     match e.classify() {
         serde_json::error::Category::Eof => format!("truncated JSON ({e})"),
         _ => format!("invalid JSON: {e}"),
+    }
+}
+
+fn sonic_error(e: sonic_rs::Error) -> String {
+    if e.is_eof() {
+        format!("truncated JSON ({e})")
+    } else {
+        format!("invalid JSON: {e}")
     }
 }
 
@@ -329,12 +337,7 @@ impl Str<'_> {
         self.0.as_deref()
     }
     fn id(&self) -> Option<Atom> {
-        self.text()
-            .filter(|s| !s.is_empty())
-            .map(|s| match parse_uuid(s) {
-                Some(v) => Atom::Uuid(v),
-                None => Atom::Text(s.into()),
-            })
+        self.word(Atom::id)
     }
     fn word(&self, f: fn(&str) -> Atom) -> Option<Atom> {
         self.text().filter(|s| !s.is_empty()).map(f)
@@ -472,9 +475,9 @@ mod tests {
         assert_eq!(e.id.to_string(), "adbcfa5b-0116-4baa-b66b-a3f5902e95bf");
         assert_eq!(e.conversation.to_string(), "2f7bf00a-0fc2-4d6a-9b56-92238191433e");
         assert_eq!(e.time, 1_649_237_444_949);
-        assert_eq!(e.kind, Atom::Static("customer.start"));
-        assert_eq!(e.media, Some(Atom::Static("chat")));
-        assert_eq!(e.direction, Some(Atom::Static("inbound")));
+        assert_eq!(e.kind, Atom::from("customer.start"));
+        assert_eq!(e.media, Some(Atom::from("chat")));
+        assert_eq!(e.direction, Some(Atom::from("inbound")));
         assert_eq!(
             e.session.unwrap().to_string(),
             "c03d300e-fa79-4353-9695-b97a71322785"
@@ -524,8 +527,8 @@ mod tests {
         let e = event(r);
         assert_eq!(e.id, Atom::Text("17".into()));
         assert_eq!(e.time, 1_772_438_400_500);
-        assert_eq!(e.media, Some(Atom::Static("voice")));
-        assert_eq!(e.disconnect, Some(Atom::Static("consult_transfer")));
+        assert_eq!(e.media, Some(Atom::from("voice")));
+        assert_eq!(e.disconnect, Some(Atom::from("consult_transfer")));
         assert_eq!(e.queue, None);
         assert_eq!(e.user, Some(Atom::Text("5".into())));
     }

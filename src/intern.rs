@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use rustc_hash::FxHashMap;
 
 use crate::ids::{Atom, Uuid};
+use crate::vocab;
 
 /// An interned value. `Option<Sym>` is 4 bytes too.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -22,36 +23,57 @@ enum Value {
     Text(Box<str>),
 }
 
-/// The table of interned values.
-#[derive(Default, Debug)]
+/// The table of interned values. The vocabulary's words are interned up front, so a
+/// [`Atom::Word`] finds its symbol without hashing.
+#[derive(Debug)]
 pub struct Interner {
     uuids: FxHashMap<u128, Sym>,
     texts: FxHashMap<Box<str>, Sym>,
     values: Vec<Value>,
+    words: Vec<Sym>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        let mut i = Interner {
+            uuids: FxHashMap::default(),
+            texts: FxHashMap::default(),
+            values: Vec::new(),
+            words: Vec::new(),
+        };
+        i.words = vocab::WORDS.iter().map(|w| i.intern_text(w).0).collect();
+        i
+    }
 }
 
 impl Interner {
     /// The symbol of `atom`, and whether it was new.
     pub fn intern(&mut self, atom: &Atom) -> (Sym, bool) {
-        let next = Sym(NonZeroU32::new(self.values.len() as u32 + 1).expect("fewer than 2^32 values"));
         match atom {
             Atom::Uuid(v) => {
-                if let Some(s) = self.uuids.get(v) {
+                let v = v.get();
+                if let Some(s) = self.uuids.get(&v) {
                     return (*s, false);
                 }
-                self.uuids.insert(*v, next);
-                self.values.push(Value::Uuid(*v));
+                let next = self.next();
+                self.uuids.insert(v, next);
+                self.values.push(Value::Uuid(v));
+                (next, true)
             }
-            Atom::Static(t) => return self.intern_text(t, next),
-            Atom::Text(t) => return self.intern_text(t, next),
+            Atom::Word(w) => (self.words[*w as usize], false),
+            Atom::Text(t) => self.intern_text(t),
         }
-        (next, true)
     }
 
-    fn intern_text(&mut self, t: &str, next: Sym) -> (Sym, bool) {
+    fn next(&self) -> Sym {
+        Sym(NonZeroU32::new(self.values.len() as u32 + 1).expect("fewer than 2^32 values"))
+    }
+
+    fn intern_text(&mut self, t: &str) -> (Sym, bool) {
         if let Some(s) = self.texts.get(t) {
             return (*s, false);
         }
+        let next = self.next();
         self.texts.insert(t.into(), next);
         self.values.push(Value::Text(t.into()));
         (next, true)
@@ -64,8 +86,8 @@ impl Interner {
     /// The symbol of `atom` if it was interned.
     pub fn get(&self, atom: &Atom) -> Option<Sym> {
         match atom {
-            Atom::Uuid(v) => self.uuids.get(v).copied(),
-            Atom::Static(t) => self.texts.get(*t).copied(),
+            Atom::Uuid(v) => self.uuids.get(&v.get()).copied(),
+            Atom::Word(w) => Some(self.words[*w as usize]),
             Atom::Text(t) => self.texts.get(&**t).copied(),
         }
     }
@@ -118,8 +140,11 @@ mod tests {
         let (b, new_b) = i.intern(&u);
         assert!(new_a && !new_b);
         assert_eq!(a, b);
-        let (c, _) = i.intern(&Atom::Static("voice"));
+        let (c, _) = i.intern(&crate::vocab::media("VOICE"));
         assert_eq!(i.intern(&Atom::Text("voice".into())), (c, false));
+        let (d, new_d) = i.intern(&Atom::from("not-a-word"));
+        assert!(new_d);
+        assert_eq!(i.get(&Atom::from("not-a-word")), Some(d));
         assert_eq!(i.to_string(a), "2f7bf00a-0fc2-4d6a-9b56-92238191433e");
         assert_eq!(i.to_string(c), "voice");
         assert_eq!(i.cmp_text(a, c), std::cmp::Ordering::Less);

@@ -29,7 +29,6 @@ use crate::cli::{Cli, Command, Config};
 use crate::pipeline::ReadOptions;
 use crate::progress::Progress;
 use crate::report::{Diagnostics, Summary};
-use crate::timeline::Timeline;
 
 /// How a run ended; the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,18 +106,10 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let correlation = store.finish();
     let grouped = started.elapsed();
 
-    let timelines = correlation.groups.iter().map(|g| {
-        let mut t = Timeline::build(&correlation, g);
-        t.summary = cfg.summary;
-        t
-    });
+    let write = |w: &mut dyn Write| output::write(cfg.format, cfg.summary, w, &correlation, cfg.threads);
     match &cfg.output {
-        Some(path) => write_atomically(path, |w| output::write(cfg.format, cfg.summary, w, timelines))?,
-        None => {
-            let stdout = io::stdout();
-            let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
-            output::write(cfg.format, cfg.summary, &mut w, timelines)?;
-        }
+        Some(path) => write_atomically(path, |w| write(w))?,
+        None => write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock()))?,
     }
     let elapsed = started.elapsed();
 

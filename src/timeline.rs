@@ -56,7 +56,7 @@ pub struct Timeline<'a> {
 }
 
 impl<'a> Timeline<'a> {
-    pub fn build(correlation: &'a Correlation, group: &'a Group) -> Timeline<'a> {
+    pub fn build(correlation: &'a Correlation, group: &'a Group, summary: bool) -> Timeline<'a> {
         let mut media_types: Vec<Sym> = Vec::new();
         let mut handoffs = Vec::new();
         let mut participants: Vec<Participant> = Vec::new();
@@ -107,7 +107,7 @@ impl<'a> Timeline<'a> {
             handoffs,
             participants,
             enrichment: Enrichment::skipped(),
-            summary: false,
+            summary,
         }
     }
 

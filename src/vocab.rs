@@ -1,13 +1,18 @@
-//! Genesys vocabularies spelled one way: media types, disconnect types, directions, purposes.
+//! Genesys vocabularies spelled one way: media types, disconnect types, directions, event kinds.
 //!
 //! The same concept reaches gcorr in up to three spellings (detail events `CONSULT_TRANSFER`,
 //! the conversations API `transfer.consult`, analytics `consultTransfer`). Everything here maps
-//! them onto one lower-case snake_case spelling. Known values come back as `&'static str` so the
-//! hot path allocates nothing for them; unknown values are kept (normalised), never rejected.
+//! them onto one lower-case snake_case spelling. Known values become [`Atom::Word`] (an index
+//! into [`WORDS`], pre-interned, so the hot path neither allocates nor hashes them); unknown
+//! values are kept (normalised), never rejected.
+
+use std::ops::Range;
 
 use crate::ids::Atom;
 
-const MEDIA: &[&str] = &[
+/// Every known word; categories are ranges of it.
+pub static WORDS: &[&str] = &[
+    // media (0..12)
     "voice",
     "callback",
     "chat",
@@ -20,9 +25,10 @@ const MEDIA: &[&str] = &[
     "socialexpression",
     "screenmonitoring",
     "unknown",
-];
-
-const DISCONNECT: &[&str] = &[
+    // directions (12..14)
+    "inbound",
+    "outbound",
+    // disconnect types (14..32)
     "endpoint",
     "client",
     "system",
@@ -41,24 +47,73 @@ const DISCONNECT: &[&str] = &[
     "uncallable",
     "dnd_endpoint",
     "dnd_transfer",
+    // detail-event kinds (32..48)
+    "acd.start",
+    "acd.end",
+    "acw",
+    "attributes",
+    "contact",
+    "customer.start",
+    "customer.end",
+    "flow.start",
+    "flow.end",
+    "flow.outcome",
+    "outbound",
+    "user.start",
+    "user.end",
+    "voicemail.start",
+    "voicemail.end",
+    "wrapup",
 ];
 
-const DIRECTION: &[&str] = &["inbound", "outbound"];
+const MEDIA: Range<usize> = 0..12;
+const DIRECTION: Range<usize> = 12..14;
+const DISCONNECT: Range<usize> = 14..32;
+const KIND: Range<usize> = 32..48;
+
+/// The text of a word.
+pub fn word(i: u16) -> &'static str {
+    WORDS[i as usize]
+}
+
+/// The word in `range` equal to `raw` ignoring ASCII case.
+fn find(range: Range<usize>, raw: &str) -> Option<Atom> {
+    range
+        .into_iter()
+        .find(|&i| WORDS[i].eq_ignore_ascii_case(raw))
+        .map(|i| Atom::Word(i as u16))
+}
+
+fn known_or_lower(range: Range<usize>, raw: &str) -> Atom {
+    find(range, raw).unwrap_or_else(|| Atom::Text(raw.to_ascii_lowercase().into()))
+}
 
 /// A media type in lower case (`VOICE` → `voice`).
 pub fn media(raw: &str) -> Atom {
-    word(&raw.to_ascii_lowercase(), MEDIA)
+    known_or_lower(MEDIA, raw)
 }
 
 /// A direction in lower case (`INBOUND` → `inbound`).
 pub fn direction(raw: &str) -> Atom {
-    word(&raw.to_ascii_lowercase(), DIRECTION)
+    known_or_lower(DIRECTION, raw)
+}
+
+/// A detail-event kind (`customer.start`), kept as written when Genesys does not document it.
+pub fn event_kind(kind: &str) -> Atom {
+    KIND.into_iter()
+        .find(|&i| WORDS[i] == kind)
+        .map_or_else(|| Atom::Text(kind.into()), |i| Atom::Word(i as u16))
 }
 
 /// A disconnect type in its one spelling: `CONSULT_TRANSFER`, `transfer.consult` and
 /// `consultTransfer` all become `consult_transfer`.
 pub fn disconnect(raw: &str) -> Atom {
-    word(&disconnect_spelling(raw), DISCONNECT)
+    // UPPER_SNAKE and plain lower case need no rewriting.
+    if let Some(w) = find(DISCONNECT, raw) {
+        return w;
+    }
+    let spelled = disconnect_spelling(raw);
+    find(DISCONNECT, &spelled).unwrap_or_else(|| Atom::Text(spelled.into()))
 }
 
 fn disconnect_spelling(raw: &str) -> String {
@@ -99,39 +154,6 @@ pub fn purpose_of_event(kind: &str) -> Option<&'static str> {
     }
 }
 
-fn word(lower: &str, known: &[&'static str]) -> Atom {
-    match known.iter().find(|k| **k == lower) {
-        Some(k) => Atom::Static(k),
-        None => Atom::Text(lower.into()),
-    }
-}
-
-/// The static spelling of a detail-event kind when it is one Genesys documents.
-pub fn event_kind(kind: &str) -> Atom {
-    const KINDS: &[&str] = &[
-        "acd.start",
-        "acd.end",
-        "acw",
-        "attributes",
-        "contact",
-        "customer.start",
-        "customer.end",
-        "flow.start",
-        "flow.end",
-        "flow.outcome",
-        "outbound",
-        "user.start",
-        "user.end",
-        "voicemail.start",
-        "voicemail.end",
-        "wrapup",
-    ];
-    match KINDS.iter().find(|k| **k == kind) {
-        Some(k) => Atom::Static(k),
-        None => Atom::Text(kind.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,9 +163,20 @@ mod tests {
     }
 
     #[test]
+    fn categories_are_where_the_ranges_say() {
+        assert_eq!(WORDS[MEDIA.end - 1], "unknown");
+        assert_eq!(WORDS[DIRECTION.start], "inbound");
+        assert_eq!(WORDS[DISCONNECT.start], "endpoint");
+        assert_eq!(WORDS[DISCONNECT.end - 1], "dnd_transfer");
+        assert_eq!(WORDS[KIND.start], "acd.start");
+        assert_eq!(KIND.end, WORDS.len());
+    }
+
+    #[test]
     fn three_spellings_of_one_disconnect() {
         for raw in ["CONSULT_TRANSFER", "transfer.consult", "consultTransfer"] {
-            assert_eq!(disconnect(raw), Atom::Static("consult_transfer"), "{raw}");
+            assert!(matches!(disconnect(raw), Atom::Word(_)), "{raw}");
+            assert_eq!(text(disconnect(raw)), "consult_transfer", "{raw}");
         }
         assert_eq!(text(disconnect("TRANSPORT_FAILURE")), "transport_failure");
         assert_eq!(text(disconnect("transport.failure")), "transport_failure");
@@ -155,14 +188,14 @@ mod tests {
         assert_eq!(text(disconnect("transfer.forward")), "forward_transfer");
         assert_eq!(text(disconnect("endpoint")), "endpoint");
         assert_eq!(text(disconnect("PEER")), "peer");
-        assert_eq!(disconnect("SOMETHING_NEW"), Atom::Text("something_new".into()));
+        assert_eq!(disconnect("SOMETHING_NEW"), Atom::from("something_new"));
     }
 
     #[test]
     fn media_is_lower_case_and_open() {
-        assert_eq!(media("VOICE"), Atom::Static("voice"));
-        assert_eq!(media("InternalMessage"), Atom::Static("internalmessage"));
-        assert_eq!(media("HOLOGRAM"), Atom::Text("hologram".into()));
+        assert_eq!(text(media("VOICE")), "voice");
+        assert!(matches!(media("InternalMessage"), Atom::Word(_)));
+        assert_eq!(media("HOLOGRAM"), Atom::from("hologram"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! CSV output: one row per event, or one per conversation with `--summary`. The header is
 //! written even when there are no rows, so downstream tools always see the same columns.
 
-use std::io::Write;
-
 use anyhow::Result;
+
+use super::Encoder;
 
 use crate::intern::{Interner, Sym};
 use crate::time::Millis;
@@ -51,57 +51,87 @@ fn opt(syms: &Interner, s: Option<Sym>) -> String {
     s.map(|s| syms.to_string(s)).unwrap_or_default()
 }
 
-pub fn events<'a, W: Write>(out: &mut W, timelines: impl Iterator<Item = Timeline<'a>>) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(EVENT_COLUMNS)?;
-    for t in timelines {
-        let syms = t.syms();
-        let conversation = syms.to_string(t.conversation_id());
-        let start = Millis(t.group.start).to_string();
-        let media = joined(syms, &t.media_types);
-        for e in t.events() {
+fn rows(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new().has_headers(false).from_writer(out)
+}
+
+pub struct Events;
+
+impl Encoder for Events {
+    fn header(&self, out: &mut Vec<u8>) -> Result<()> {
+        rows(out).write_record(EVENT_COLUMNS)?;
+        Ok(())
+    }
+
+    fn chunk(
+        &self,
+        _: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let mut w = rows(out);
+        for t in timelines {
+            let syms = t.syms();
+            let conversation = syms.to_string(t.conversation_id());
+            let start = Millis(t.group.start).to_string();
+            let media = joined(syms, &t.media_types);
+            for e in t.events() {
+                w.write_record([
+                    conversation.as_str(),
+                    &start,
+                    &media,
+                    &t.event_id(e),
+                    &Millis(e.time).to_string(),
+                    &syms.to_string(e.kind),
+                    &opt(syms, e.media),
+                    &opt(syms, e.participant),
+                    &opt(syms, e.session),
+                    &opt(syms, e.direction),
+                    &opt(syms, e.queue),
+                    &opt(syms, e.user),
+                    &opt(syms, e.disconnect),
+                    &opt(syms, e.wrapup),
+                    &t.source(e),
+                    t.enrichment.status,
+                ])?;
+            }
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+pub struct Conversations;
+
+impl Encoder for Conversations {
+    fn header(&self, out: &mut Vec<u8>) -> Result<()> {
+        rows(out).write_record(CONVERSATION_COLUMNS)?;
+        Ok(())
+    }
+
+    fn chunk(
+        &self,
+        _: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let mut w = rows(out);
+        for t in timelines {
+            let syms = t.syms();
             w.write_record([
-                conversation.as_str(),
-                &start,
-                &media,
-                &t.event_id(e),
-                &Millis(e.time).to_string(),
-                &syms.to_string(e.kind),
-                &opt(syms, e.media),
-                &opt(syms, e.participant),
-                &opt(syms, e.session),
-                &opt(syms, e.direction),
-                &opt(syms, e.queue),
-                &opt(syms, e.user),
-                &opt(syms, e.disconnect),
-                &opt(syms, e.wrapup),
-                &t.source(e),
+                syms.to_string(t.conversation_id()).as_str(),
+                &Millis(t.group.start).to_string(),
+                &Millis(t.group.end).to_string(),
+                &t.duration_ms().to_string(),
+                &joined(syms, &t.media_types),
+                &t.handoffs.len().to_string(),
+                &t.event_count().to_string(),
+                &t.duplicates().to_string(),
+                &t.participants.len().to_string(),
                 t.enrichment.status,
             ])?;
         }
+        w.flush()?;
+        Ok(())
     }
-    w.flush()?;
-    Ok(())
-}
-
-pub fn conversations<'a, W: Write>(out: &mut W, timelines: impl Iterator<Item = Timeline<'a>>) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CONVERSATION_COLUMNS)?;
-    for t in timelines {
-        let syms = t.syms();
-        w.write_record([
-            syms.to_string(t.conversation_id()).as_str(),
-            &Millis(t.group.start).to_string(),
-            &Millis(t.group.end).to_string(),
-            &t.duration_ms().to_string(),
-            &joined(syms, &t.media_types),
-            &t.handoffs.len().to_string(),
-            &t.event_count().to_string(),
-            &t.duplicates().to_string(),
-            &t.participants.len().to_string(),
-            t.enrichment.status,
-        ])?;
-    }
-    w.flush()?;
-    Ok(())
 }

@@ -1,22 +1,50 @@
 //! JSON output: JSON Lines (one timeline per line) and a single JSON array.
 
-use std::io::{self, Write};
+use anyhow::Result;
 
+use super::Encoder;
 use crate::timeline::Timeline;
 
-pub fn lines<'a, W: Write>(out: &mut W, timelines: impl Iterator<Item = Timeline<'a>>) -> io::Result<()> {
-    for t in timelines {
-        serde_json::to_writer(&mut *out, &t)?;
-        out.write_all(b"\n")?;
+pub struct Lines;
+
+impl Encoder for Lines {
+    fn chunk(
+        &self,
+        _: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for t in timelines {
+            serde_json::to_writer(&mut *out, &t)?;
+            out.push(b'\n');
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-pub fn array<'a, W: Write>(out: &mut W, timelines: impl Iterator<Item = Timeline<'a>>) -> io::Result<()> {
-    out.write_all(b"[")?;
-    for (i, t) in timelines.enumerate() {
-        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut *out, &t)?;
+pub struct Array;
+
+impl Encoder for Array {
+    fn header(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.push(b'[');
+        Ok(())
     }
-    out.write_all(b"\n]\n")
+
+    fn chunk(
+        &self,
+        first: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for (i, t) in timelines.enumerate() {
+            out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
+            serde_json::to_writer(&mut *out, &t)?;
+        }
+        Ok(())
+    }
+
+    fn footer(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.extend_from_slice(b"\n]\n");
+        Ok(())
+    }
 }

@@ -1,13 +1,20 @@
-//! Output formats: one writer per format, each over any `W: Write`, fed timelines in their
-//! final order.
+//! Output formats: one encoder per format, and the one writer that drives them.
+//!
+//! Timelines are encoded in chunks on every core and written in their final order, so the
+//! output is byte-identical whatever the thread count. Each format only says how to encode a
+//! chunk of timelines, and what comes before and after them.
 
 mod csv;
 mod json;
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 
 use anyhow::Result;
 
+use crate::correlate::{Correlation, Group};
 use crate::timeline::Timeline;
 
 /// The formats `--format` accepts.
@@ -21,19 +28,85 @@ pub enum Format {
     Csv,
 }
 
-/// Writes every timeline in `format`.
-pub fn write<'a, W: Write>(
+/// How one format lays out timelines.
+pub(crate) trait Encoder: Sync {
+    fn header(&self, _out: &mut Vec<u8>) -> Result<()> {
+        Ok(())
+    }
+    /// Appends timelines to `out`; `first` is true for the chunk holding the very first one.
+    fn chunk(
+        &self,
+        first: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()>;
+    fn footer(&self, _out: &mut Vec<u8>) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn encoder(format: Format, summary: bool) -> Box<dyn Encoder> {
+    match format {
+        Format::Ndjson => Box::new(json::Lines),
+        Format::Json => Box::new(json::Array),
+        Format::Csv if summary => Box::new(csv::Conversations),
+        Format::Csv => Box::new(csv::Events),
+    }
+}
+
+/// Conversations encoded per chunk: large enough to amortise hand-offs, small enough to
+/// keep a few in flight.
+const CHUNK: usize = 256;
+
+/// Writes every timeline of `c` in `format`, encoding on `threads` threads.
+pub fn write<W: Write + ?Sized>(
     format: Format,
     summary: bool,
     out: &mut W,
-    timelines: impl Iterator<Item = Timeline<'a>>,
+    c: &Correlation,
+    threads: usize,
 ) -> Result<()> {
-    match format {
-        Format::Ndjson => json::lines(out, timelines)?,
-        Format::Json => json::array(out, timelines)?,
-        Format::Csv if summary => csv::conversations(out, timelines)?,
-        Format::Csv => csv::events(out, timelines)?,
-    }
+    let enc = encoder(format, summary);
+    let mut buf = Vec::new();
+    enc.header(&mut buf)?;
+    out.write_all(&buf)?;
+    let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
+    let encode = |i: usize| -> Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut timelines = chunks[i].iter().map(|g| Timeline::build(c, g, summary));
+        enc.chunk(i == 0, &mut timelines, &mut buf)?;
+        Ok(buf)
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = sync_channel::<(usize, Result<Vec<u8>>)>(threads.max(1) * 2);
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..threads.max(1) {
+            let tx = tx.clone();
+            let (next, encode, count) = (&next, &encode, chunks.len());
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || tx.send((i, encode(i))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        for (i, encoded) in rx.iter() {
+            pending.insert(i, encoded);
+            while let Some(encoded) = pending.remove(&want) {
+                out.write_all(&encoded?)?;
+                want += 1;
+            }
+        }
+        Ok(())
+    })?;
+    buf.clear();
+    enc.footer(&mut buf)?;
+    out.write_all(&buf)?;
     out.flush()?;
     Ok(())
 }
