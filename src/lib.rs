@@ -163,12 +163,34 @@ fn write_atomically(
         w.flush()
             .with_context(|| format!("{}: write failed", path.display()))?;
     }
+    // A new file gets the usual mode for files (0644 under the common umask), not the
+    // temporary file's 0600; an existing one keeps its own.
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| default_permissions());
+    tmp.as_file()
+        .set_permissions(mode)
+        .with_context(|| format!("{}: write failed", path.display()))?;
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("{}: write failed", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
+}
+
+#[cfg(unix)]
+fn default_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o644)
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> std::fs::Permissions {
+    tempfile::tempfile()
+        .and_then(|f| f.metadata())
+        .map(|m| m.permissions())
+        .expect("a temporary file")
 }
 
 /// True when stdout is a terminal (for formats that colour).

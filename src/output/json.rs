@@ -15,7 +15,7 @@ impl Encoder for Lines {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         for t in timelines {
-            serde_json::to_writer(&mut *out, &t)?;
+            sonic_rs::to_writer(&mut *out, &t)?;
             out.push(b'\n');
         }
         Ok(())
@@ -38,7 +38,7 @@ impl Encoder for Array {
     ) -> Result<()> {
         for (i, t) in timelines.enumerate() {
             out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
-            serde_json::to_writer(&mut *out, &t)?;
+            sonic_rs::to_writer(&mut *out, &t)?;
         }
         Ok(())
     }
