@@ -13,13 +13,15 @@ use crate::{time, vocab};
 
 const EXAMPLES: &str = "\
 Examples:
-  gcorr correlate events.ndjson                    timelines as JSON Lines on stdout
-  gcorr correlate s3-dump/2026/03/ -o out.ndjson   a Firehose tree, gzip or not
-  aws s3 cp s3://bucket/2026/03/02/ - | gcorr correlate
-  gcorr correlate dump.json --conversation ID      one conversation
+  gcorr correlate events.ndjson                     timelines as JSON Lines on stdout
+  gcorr correlate dump/2026/03/02/ -o out.ndjson    a Firehose tree (gzip or not) into a file
+  aws s3 cp s3://bucket/2026/03/02/08/obj - | gcorr correlate
+  gcorr correlate dump/ --conversation ID           one conversation
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
-  gcorr correlate dump/ --format csv --summary     one CSV row per conversation
-  gcorr correlate dump/ | jq 'select(.media_types == [\"voice\",\"callback\"])'";
+  gcorr correlate dump/ --format csv --summary      one CSV row per conversation
+  gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
+
+Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid.";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.

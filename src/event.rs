@@ -59,11 +59,20 @@ pub fn parse_record(bytes: &[u8], digest: bool) -> Result<Parsed, String> {
         };
         let content = content.or_else(|| Some(digest128(bytes)));
         normalise(rec.with_detail(detail), content)
-    } else {
+    } else if memchr::memchr2_iter(b'{', b'[', bytes).count() < SHALLOW {
+        // At most SHALLOW containers, so at most that deep: safe for sonic-rs, whose skipping
+        // recurses without a depth limit.
         let rec: Record<Detail> = sonic_rs::from_slice(bytes).map_err(sonic_error)?;
+        normalise(rec, None)
+    } else {
+        // serde_json skips or refuses deep nesting without exhausting the stack.
+        let rec: Record<Detail> = serde_json::from_slice(bytes).map_err(json_error)?;
         normalise(rec, None)
     }
 }
+
+/// Records with fewer containers than this take the fast parser (real events have ~10).
+const SHALLOW: usize = 100;
 
 fn json_error(e: serde_json::Error) -> String {
     match e.classify() {
@@ -550,6 +559,25 @@ mod tests {
                 .unwrap_err()
                 .contains("truncated")
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        for field in ["foo", "detail"] {
+            let deep = format!(
+                "{{\"id\":\"x\",\"{field}\":{}{}}}",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            );
+            // An error (the shape is wrong), not a stack overflow.
+            assert!(parse_record(deep.as_bytes(), false).is_err());
+        }
+        // Many containers side by side are fine.
+        let wide = format!(
+            "{{\"event_id\":\"e\",\"conversationId\":\"c\",\"type\":\"t\",\"timestamp\":1,\"x\":[{}[]]}}",
+            "[],".repeat(500)
+        );
+        assert!(parse_record(wide.as_bytes(), false).is_ok());
     }
 
     #[test]
