@@ -2,10 +2,13 @@
 //! from them. Nothing past this file sees an unchecked argument.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::api::config::{self as api_config, ApiArgs};
+use crate::api::{Settings, Source, fetch, http};
 use crate::ids::Atom;
 use crate::output::Format;
 use crate::pipeline::Filter;
@@ -88,6 +91,56 @@ pub struct CorrelateArgs {
     /// Keep only events of these media types (comma-separated: voice,callback,chat,email,message,...).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub media: Vec<String>,
+    /// Never touch the network: enrich from --cache-dir alone, or not at all.
+    #[arg(long, help_heading = "Genesys Cloud API")]
+    pub offline: bool,
+    /// Which API enriches the timelines.
+    #[arg(long, value_enum, default_value_t = Source::Conversations, help_heading = "Genesys Cloud API")]
+    pub source: Source,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Genesys Cloud API")]
+    pub concurrency: u16,
+    /// Requests per minute at most, shared by all workers (Genesys's default limit is 300 per token).
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = "Genesys Cloud API")]
+    pub max_rpm: u32,
+    /// Retries of one request after transport errors, timeouts and 408/5xx answers.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20), help_heading = "Genesys Cloud API")]
+    pub max_retries: u32,
+    /// Conversations per analytics request (--source analytics); a refused batch is halved.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=100), help_heading = "Genesys Cloud API")]
+    pub batch_size: u16,
+    /// Keep every fetched conversation here (one file each); later runs read it instead of
+    /// fetching, so an interrupted run resumes and a rerun costs no API calls.
+    #[arg(long, value_name = "DIR", help_heading = "Genesys Cloud API")]
+    pub cache_dir: Option<PathBuf>,
+    /// Region (eu-west-1, us_east_1, ...) or domain (mypurecloud.ie) of the organisation
+    /// [env: GENESYSCLOUD_REGION, GENESYS_ORG_DOMAIN; default us-east-1].
+    #[arg(long, value_name = "REGION", help_heading = "Genesys Cloud API")]
+    pub region: Option<String>,
+    /// API base URL, overriding the region [env: GENESYSCLOUD_API_REGION].
+    #[arg(long, value_name = "URL", help_heading = "Genesys Cloud API")]
+    pub api_base: Option<String>,
+    /// Login base URL (default: the API host with `api.` replaced by `login.`).
+    #[arg(long, value_name = "URL", help_heading = "Genesys Cloud API")]
+    pub login_base: Option<String>,
+    /// Read credentials and region from this gc CLI profile in ~/.gc/config.toml.
+    #[arg(long, value_name = "NAME", help_heading = "Genesys Cloud API")]
+    pub profile: Option<String>,
+    /// Write the run's figures (the summary's numbers) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Base of the full-jitter backoff between retries, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
+    pub backoff_base_ms: u64,
+    /// Timeout of one request attempt (headers and body), in ms.
+    #[arg(long, value_name = "MS", default_value_t = 20_000, hide = true)]
+    pub request_timeout_ms: u64,
+    /// Renew a token this long before it expires, in ms (default: 10% of its lifetime, 1-300 s).
+    #[arg(long, value_name = "MS", hide = true)]
+    pub token_margin_ms: Option<u64>,
+    /// Give up on one conversation this long after its first request, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 600, hide = true)]
+    pub conversation_deadline_s: u64,
     /// Parser threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
@@ -106,6 +159,9 @@ pub struct Config {
     pub threads: usize,
     pub verbose: u8,
     pub quiet: bool,
+    pub offline: bool,
+    pub report: Option<PathBuf>,
+    pub api: Settings,
 }
 
 impl Config {
@@ -138,7 +194,40 @@ impl Config {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let resolved = api_config::resolve(
+            &ApiArgs {
+                region: args.region.clone(),
+                api_base: args.api_base.clone(),
+                login_base: args.login_base.clone(),
+                profile: args.profile.clone(),
+            },
+            &|k| std::env::var(k).ok(),
+            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let api = Settings {
+            credentials: if args.offline { None } else { resolved.credentials },
+            endpoints: resolved.endpoints,
+            cache_dir: args.cache_dir.clone(),
+            options: fetch::Options {
+                source: args.source,
+                concurrency: args.concurrency.into(),
+                max_rpm: args.max_rpm,
+                max_retries: args.max_retries,
+                batch_size: args.batch_size.into(),
+                backoff_base: Duration::from_millis(args.backoff_base_ms),
+                deadline: Duration::from_secs(args.conversation_deadline_s.max(1)),
+            },
+            timeouts: http::Timeouts {
+                request: Duration::from_millis(args.request_timeout_ms.max(1)),
+                ..http::Timeouts::default()
+            },
+            token_margin: args.token_margin_ms.map(Duration::from_millis),
+        };
         Ok(Config {
+            offline: args.offline,
+            report: args.report,
+            api,
             inputs: args.inputs,
             output: args.output,
             format: args.format,

@@ -4,6 +4,7 @@
 //! `run` is the whole program: read (input, pipeline) → dedup and group (correlate) → build
 //! timelines (timeline) → write (output). `main.rs` only maps its outcome to an exit code.
 
+pub mod api;
 pub mod cli;
 pub mod correlate;
 pub mod event;
@@ -39,8 +40,10 @@ pub enum Exit {
     Failure = 1,
     /// The command line was wrong.
     Usage = 2,
-    /// Completed, but something was skipped: invalid records.
+    /// Completed, but something was skipped: invalid records, conversations not enriched.
     Partial = 3,
+    /// Interrupted (Ctrl-C): what was known has been written.
+    Interrupted = 130,
 }
 
 /// The process entry point.
@@ -106,7 +109,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let correlation = store.finish();
     let grouped = started.elapsed();
 
-    let write = |w: &mut dyn Write| output::write(cfg.format, cfg.summary, w, &correlation, cfg.threads);
+    let (enrichment, figures) = enrich(cfg, &correlation)?;
+    let enriched = started.elapsed();
+
+    let write =
+        |w: &mut dyn Write| output::write(cfg.format, cfg.summary, w, &correlation, &enrichment, cfg.threads);
     match &cfg.output {
         Some(path) => write_atomically(path, |w| write(w))?,
         None => write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock()))?,
@@ -124,8 +131,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             "gcorr: read {:.2} s, group {:.2} s, write {:.2} s; ~{bytes_per_event:.0} bytes held per unique event",
             read_time.as_secs_f64(),
             (grouped - read_time).as_secs_f64(),
-            (elapsed - grouped).as_secs_f64()
+            (elapsed - enriched).as_secs_f64()
         );
+        if figures.is_some() {
+            eprintln!("gcorr: enrichment {:.2} s", (enriched - grouped).as_secs_f64());
+        }
     }
     if !cfg.quiet {
         let summary = Summary {
@@ -133,14 +143,65 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             counts: &counts,
             conversations: correlation.groups.len(),
             elapsed,
+            enrichment: figures.as_ref(),
         };
         summary.print(&mut io::stderr().lock())?;
+    }
+    if let Some(path) = &cfg.report {
+        let report = report::Report::new(
+            sources.len(),
+            &counts,
+            correlation.groups.len(),
+            elapsed,
+            figures.as_ref(),
+        );
+        write_atomically(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
+    }
+    if figures.as_ref().is_some_and(|f| f.interrupted) {
+        return Ok(Exit::Interrupted);
+    }
+    if enrichment.iter().any(|o| o.status.is_problem()) {
+        return Ok(Exit::Partial);
     }
     Ok(if counts.total().invalid > 0 {
         Exit::Partial
     } else {
         Exit::Success
     })
+}
+
+/// Enriches every conversation from the API (or the cache), or marks them all skipped.
+fn enrich(cfg: &Config, c: &correlate::Correlation) -> Result<(Vec<api::Outcome>, Option<api::Figures>)> {
+    let ids: Vec<String> = c
+        .groups
+        .iter()
+        .map(|g| c.store.syms.to_string(c.conversation(g).id))
+        .collect();
+    let online = cfg.api.credentials.is_some();
+    if !online && !cfg.offline && !cfg.quiet && !ids.is_empty() {
+        eprintln!(
+            "gcorr: no Genesys Cloud credentials: running offline{}. To enrich timelines from the API set \
+             GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET (and GENESYSCLOUD_REGION), \
+             or GENESYSCLOUD_ACCESS_TOKEN, or use --profile NAME.",
+            if cfg.api.cache_dir.is_some() {
+                " (from the cache only)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !online && cfg.api.cache_dir.is_none() {
+        let why = if cfg.offline {
+            "offline (--offline)"
+        } else {
+            "offline: no Genesys Cloud credentials"
+        };
+        return Ok((ids.iter().map(|_| api::Outcome::skipped(why)).collect(), None));
+    }
+    match api::enrich(&ids, &cfg.api, cfg.quiet) {
+        Ok((outcomes, figures)) => Ok((outcomes, Some(figures))),
+        Err(e) => Err(anyhow::Error::new(e)),
+    }
 }
 
 /// Writes `path` through a temporary file in the same directory, renamed into place only once

@@ -30,6 +30,30 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// A bar over `total` conversations being fetched.
+    pub fn items(total: u64, quiet: bool) -> Progress {
+        if quiet || total == 0 || !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let style = ProgressStyle::with_template(
+            "{spinner} fetching {pos}/{len} conversations ({per_sec}, {eta} left) {msg} {wide_bar}",
+        )
+        .expect("valid template");
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
+    /// One more item done; `retries` so far.
+    pub fn inc(&self, retries: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+            if retries > 0 {
+                b.set_message(format!("{retries} retries"));
+            }
+        }
+    }
+
     pub fn set(&self, done: u64) {
         if let Some(b) = &self.0 {
             b.set_position(done);

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::api::Figures;
 use crate::input::framing::Pos;
 
 /// Invalid records shown before the rest are only counted.
@@ -112,6 +113,7 @@ pub struct Summary<'a> {
     pub counts: &'a Counts,
     pub conversations: usize,
     pub elapsed: Duration,
+    pub enrichment: Option<&'a Figures>,
 }
 
 impl Summary<'_> {
@@ -145,7 +147,72 @@ impl Summary<'_> {
         for (name, n) in rows {
             writeln!(w, "  {name:<20}{:>14}", group(n))?;
         }
+        if let Some(f) = self.enrichment {
+            let rows: [(&str, u64); 4] = [
+                ("API requests", f.requests),
+                ("retries", f.retries),
+                ("rate limited (429)", f.rate_limited),
+                ("token requests", f.token_requests),
+            ];
+            for (name, n) in rows {
+                writeln!(w, "  {name:<20}{:>14}", group(n))?;
+            }
+            let statuses: Vec<String> = f
+                .statuses
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(s, n)| format!("{} {s}", group(*n)))
+                .collect();
+            writeln!(w, "  {:<20}{:>14}", "enrichment", statuses.join(", "))?;
+            if f.interrupted {
+                writeln!(
+                    w,
+                    "  interrupted: the conversations not fetched are marked skipped"
+                )?;
+            }
+        }
         Ok(())
+    }
+}
+
+/// The run's figures as `--report` writes them.
+#[derive(serde::Serialize)]
+pub struct Report<'a> {
+    pub inputs: usize,
+    pub records: u64,
+    pub invalid: u64,
+    pub not_conversation: u64,
+    pub filtered: u64,
+    pub duplicates: u64,
+    pub unique_events: u64,
+    pub conversations: usize,
+    pub bytes_read: u64,
+    pub elapsed_ms: u128,
+    pub enrichment: Option<&'a Figures>,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(
+        inputs: usize,
+        counts: &Counts,
+        conversations: usize,
+        elapsed: Duration,
+        enrichment: Option<&'a Figures>,
+    ) -> Report<'a> {
+        let t = counts.total();
+        Report {
+            inputs,
+            records: t.records,
+            invalid: t.invalid,
+            not_conversation: t.not_conversation,
+            filtered: t.filtered,
+            duplicates: t.duplicates,
+            unique_events: t.kept,
+            conversations,
+            bytes_read: counts.bytes,
+            elapsed_ms: elapsed.as_millis(),
+            enrichment,
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! The output record: one conversation's timeline, built from its ordered events (pure).
 //!
 //! A [`Timeline`] borrows the correlated events; it derives the media path, the handoffs and
-//! the participants seen in the events, and serialises straight to the output format without
-//! materialising owned copies of the events.
+//! the participants seen in the events, merges in what the API said about the conversation,
+//! and serialises straight to the output format without materialising copies of the events.
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use crate::api::Outcome;
+use crate::api::model::Session;
 use crate::correlate::{Correlation, Event, EventId, Group};
 use crate::ids::Uuid;
 use crate::input::framing::Pos;
@@ -21,26 +23,26 @@ pub struct Handoff {
     pub at: i64,
 }
 
-/// A participant as the events show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Participant {
-    pub id: Sym,
-    pub purpose: Option<&'static str>,
-    pub media_types: Vec<Sym>,
-    pub user: Option<Sym>,
-    pub queue: Option<Sym>,
-}
-
-/// What the API added to the timeline.
+/// A participant: as the events show it, merged with what the API says when it answered.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Enrichment {
-    pub status: &'static str,
+pub struct Participant<'a> {
+    pub participant_id: String,
+    pub purpose: Option<String>,
+    pub name: Option<String>,
+    pub user_id: Option<String>,
+    pub queue_id: Option<String>,
+    pub media_types: Vec<String>,
+    /// The API's media sessions (empty without enrichment).
+    pub sessions: &'a [Session],
 }
 
-impl Enrichment {
-    pub fn skipped() -> Self {
-        Enrichment { status: "skipped" }
-    }
+/// A participant as the events show it.
+struct Seen {
+    id: Sym,
+    purpose: Option<&'static str>,
+    media_types: Vec<Sym>,
+    user: Option<Sym>,
+    queue: Option<Sym>,
 }
 
 /// One conversation's timeline.
@@ -49,17 +51,22 @@ pub struct Timeline<'a> {
     pub group: &'a Group,
     pub media_types: Vec<Sym>,
     pub handoffs: Vec<Handoff>,
-    pub participants: Vec<Participant>,
-    pub enrichment: Enrichment,
+    pub participants: Vec<Participant<'a>>,
+    pub enrichment: &'a Outcome,
     /// Serialise without the event list (`--summary`).
     pub summary: bool,
 }
 
 impl<'a> Timeline<'a> {
-    pub fn build(correlation: &'a Correlation, group: &'a Group, summary: bool) -> Timeline<'a> {
+    pub fn build(
+        correlation: &'a Correlation,
+        group: &'a Group,
+        enrichment: &'a Outcome,
+        summary: bool,
+    ) -> Timeline<'a> {
         let mut media_types: Vec<Sym> = Vec::new();
         let mut handoffs = Vec::new();
-        let mut participants: Vec<Participant> = Vec::new();
+        let mut seen: Vec<Seen> = Vec::new();
         let mut current: Option<Sym> = None;
         let syms = &correlation.store.syms;
         for e in correlation.events(group) {
@@ -77,17 +84,17 @@ impl<'a> Timeline<'a> {
                 current = Some(m);
             }
             if let Some(pid) = e.participant {
-                let p = match participants.iter_mut().position(|p| p.id == pid) {
-                    Some(i) => &mut participants[i],
+                let p = match seen.iter().position(|p| p.id == pid) {
+                    Some(i) => &mut seen[i],
                     None => {
-                        participants.push(Participant {
+                        seen.push(Seen {
                             id: pid,
                             purpose: None,
                             media_types: Vec::new(),
                             user: None,
                             queue: None,
                         });
-                        participants.last_mut().expect("just pushed")
+                        seen.last_mut().expect("just pushed")
                     }
                 };
                 if let Some(m) = e.media.filter(|m| !p.media_types.contains(m)) {
@@ -100,13 +107,14 @@ impl<'a> Timeline<'a> {
                 p.queue = p.queue.or(e.queue);
             }
         }
+        let participants = merge(syms, seen, enrichment);
         Timeline {
             correlation,
             group,
             media_types,
             handoffs,
             participants,
-            enrichment: Enrichment::skipped(),
+            enrichment,
             summary,
         }
     }
@@ -150,6 +158,53 @@ impl<'a> Timeline<'a> {
             EventId::Uuid(_) => Uuid(e.id.uuid().expect("uuid")).to_string(),
         }
     }
+}
+
+/// The API's participants (in its order) with what the events add, then those only the
+/// events know.
+fn merge<'a>(syms: &Interner, seen: Vec<Seen>, enrichment: &'a Outcome) -> Vec<Participant<'a>> {
+    let text = |s: Option<Sym>| s.map(|s| syms.to_string(s));
+    let mut seen: Vec<(String, Seen)> = seen.into_iter().map(|p| (syms.to_string(p.id), p)).collect();
+    let mut out = Vec::new();
+    for api in enrichment.data.iter().flat_map(|d| &d.participants) {
+        let from_events = seen
+            .iter()
+            .position(|(id, _)| *id == api.id)
+            .map(|i| seen.remove(i).1);
+        let ev = from_events.as_ref();
+        let mut media_types: Vec<String> = ev
+            .iter()
+            .flat_map(|p| &p.media_types)
+            .map(|&m| syms.to_string(m))
+            .collect();
+        for s in &api.sessions {
+            if !s.media_type.is_empty() && !media_types.contains(&s.media_type) {
+                media_types.push(s.media_type.clone());
+            }
+        }
+        out.push(Participant {
+            participant_id: api.id.clone(),
+            purpose: api
+                .purpose
+                .clone()
+                .or_else(|| ev.and_then(|p| p.purpose).map(str::to_owned)),
+            name: api.name.clone(),
+            user_id: api.user_id.clone().or_else(|| text(ev.and_then(|p| p.user))),
+            queue_id: api.queue_id.clone().or_else(|| text(ev.and_then(|p| p.queue))),
+            media_types,
+            sessions: &api.sessions,
+        });
+    }
+    out.extend(seen.into_iter().map(|(id, p)| Participant {
+        participant_id: id,
+        purpose: p.purpose.map(str::to_owned),
+        name: None,
+        user_id: text(p.user),
+        queue_id: text(p.queue),
+        media_types: p.media_types.iter().map(|&m| syms.to_string(m)).collect(),
+        sessions: &[],
+    }));
+    out
 }
 
 /// A symbol serialised as its text.
@@ -200,11 +255,11 @@ impl Serialize for Timeline<'_> {
         m.serialize_entry("handoffs", &Handoffs(syms, &self.handoffs))?;
         m.serialize_entry("event_count", &self.event_count())?;
         m.serialize_entry("duplicates_dropped", &self.duplicates())?;
-        m.serialize_entry("participants", &Participants(syms, &self.participants))?;
+        m.serialize_entry("participants", &self.participants)?;
         if !self.summary {
             m.serialize_entry("events", &Events(self))?;
         }
-        m.serialize_entry("enrichment", &self.enrichment)?;
+        m.serialize_entry("enrichment", self.enrichment)?;
         m.end()
     }
 }
@@ -229,33 +284,6 @@ impl Serialize for HandoffSer<'_> {
         m.serialize_entry("from", &S(self.0, self.1.from))?;
         m.serialize_entry("to", &S(self.0, self.1.to))?;
         m.serialize_entry("at", &Time(self.1.at))?;
-        m.end()
-    }
-}
-
-struct Participants<'a>(&'a Interner, &'a [Participant]);
-
-impl Serialize for Participants<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let mut seq = s.serialize_seq(Some(self.1.len()))?;
-        for p in self.1 {
-            seq.serialize_element(&ParticipantSer(self.0, p))?;
-        }
-        seq.end()
-    }
-}
-
-struct ParticipantSer<'a>(&'a Interner, &'a Participant);
-
-impl Serialize for ParticipantSer<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let (syms, p) = (self.0, self.1);
-        let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("participant_id", &S(syms, p.id))?;
-        m.serialize_entry("purpose", &p.purpose)?;
-        m.serialize_entry("media_types", &Syms(syms, &p.media_types))?;
-        m.serialize_entry("user_id", &OptS(syms, p.user))?;
-        m.serialize_entry("queue_id", &OptS(syms, p.queue))?;
         m.end()
     }
 }

@@ -92,7 +92,7 @@ impl Encoder for Events {
                     &opt(syms, e.disconnect),
                     &opt(syms, e.wrapup),
                     &t.source(e),
-                    t.enrichment.status,
+                    t.enrichment.status.name(),
                 ])?;
             }
         }
@@ -128,7 +128,7 @@ impl Encoder for Conversations {
                 &t.event_count().to_string(),
                 &t.duplicates().to_string(),
                 &t.participants.len().to_string(),
-                t.enrichment.status,
+                t.enrichment.status.name(),
             ])?;
         }
         w.flush()?;

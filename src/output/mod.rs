@@ -14,6 +14,7 @@ use std::sync::mpsc::sync_channel;
 
 use anyhow::Result;
 
+use crate::api::Outcome;
 use crate::correlate::{Correlation, Group};
 use crate::timeline::Timeline;
 
@@ -58,12 +59,14 @@ fn encoder(format: Format, summary: bool) -> Box<dyn Encoder> {
 /// keep a few in flight.
 const CHUNK: usize = 256;
 
-/// Writes every timeline of `c` in `format`, encoding on `threads` threads.
+/// Writes every timeline of `c` in `format`, encoding on `threads` threads; `enrichment`
+/// holds each conversation's outcome, in the order of `c.groups`.
 pub fn write<W: Write + ?Sized>(
     format: Format,
     summary: bool,
     out: &mut W,
     c: &Correlation,
+    enrichment: &[Outcome],
     threads: usize,
 ) -> Result<()> {
     let enc = encoder(format, summary);
@@ -73,7 +76,11 @@ pub fn write<W: Write + ?Sized>(
     let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
     let encode = |i: usize| -> Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(1 << 20);
-        let mut timelines = chunks[i].iter().map(|g| Timeline::build(c, g, summary));
+        let first = i * CHUNK;
+        let mut timelines = chunks[i]
+            .iter()
+            .enumerate()
+            .map(|(k, g)| Timeline::build(c, g, &enrichment[first + k], summary));
         enc.chunk(i == 0, &mut timelines, &mut buf)?;
         Ok(buf)
     };

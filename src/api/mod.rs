@@ -1,0 +1,135 @@
+//! Enrichment from the Genesys Cloud REST API: the only code that touches the network.
+//!
+//! [`enrich`] takes the unique conversation ids that survived dedup and filters and returns an
+//! [`Outcome`] for each, in the same order. It runs its own small tokio runtime: everything
+//! before and after it is plain synchronous code.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod fetch;
+pub mod http;
+pub mod model;
+pub mod pace;
+pub mod retry;
+pub mod secret;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+pub use fetch::{Outcome, Source, Status};
+
+use crate::ids::parse_uuid;
+use crate::progress::Progress;
+use auth::Auth;
+use config::{Credentials, Endpoints};
+
+/// Everything enrichment needs.
+#[derive(Debug)]
+pub struct Settings {
+    /// `None`: offline (the cache alone answers, if there is one).
+    pub credentials: Option<Credentials>,
+    pub endpoints: Endpoints,
+    pub cache_dir: Option<std::path::PathBuf>,
+    pub options: fetch::Options,
+    pub timeouts: http::Timeouts,
+    pub token_margin: Option<Duration>,
+}
+
+/// The run figures of enrichment.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Figures {
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub token_requests: u64,
+    pub statuses: std::collections::BTreeMap<&'static str, u64>,
+    pub interrupted: bool,
+}
+
+/// Why enrichment could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Enriches every id. Ids that are not Genesys conversation ids (UUIDs) are skipped, never sent.
+pub fn enrich(ids: &[String], s: &Settings, quiet: bool) -> Result<(Vec<Outcome>, Figures), EnrichError> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
+    let mut wanted = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if parse_uuid(id).is_some() {
+            wanted.push(i);
+        } else {
+            outcomes[i] = Some(Outcome::skipped(
+                "not a Genesys conversation id (a UUID): not sent",
+            ));
+        }
+    }
+    let wanted_ids: Vec<String> = wanted.iter().map(|&i| ids[i].clone()).collect();
+    let cache = match &s.cache_dir {
+        Some(d) => Some(cache::Cache::open(d, s.options.source.name())?),
+        None => None,
+    };
+    let client = http::client(s.timeouts).context("cannot set up the HTTP client")?;
+    let auth = s.credentials.clone().map(|c| {
+        Auth::new(
+            c,
+            s.endpoints.login.clone(),
+            s.endpoints.label.clone(),
+            s.token_margin,
+        )
+    });
+    let fetcher = fetch::Fetcher::new(client, s.endpoints.api.clone(), auth, cache, s.options.clone());
+    let progress = Progress::items(wanted_ids.len() as u64, quiet);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut interrupted = false;
+    runtime.block_on(async {
+        let mut done = |k: usize, o: Outcome| {
+            outcomes[wanted[k]] = Some(o);
+            progress.inc(fetcher.stats.retries.load(Ordering::Relaxed));
+        };
+        let work = fetcher.run(&wanted_ids, &mut done);
+        tokio::pin!(work);
+        tokio::select! {
+            () = &mut work => {}
+            _ = tokio::signal::ctrl_c() => {
+                interrupted = true;
+                fetcher.stop("interrupted (Ctrl-C)".into());
+                // Let requests in flight finish briefly; the rest are not waited for.
+                let _ = tokio::time::timeout(Duration::from_secs(2), &mut work).await;
+            }
+        }
+    });
+    progress.finish();
+    if let Some(e) = fetcher.take_fatal() {
+        return Err(e.into());
+    }
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::skipped("not fetched: interrupted")))
+        .collect();
+    let mut figures = Figures {
+        requests: fetcher.stats.requests.load(Ordering::Relaxed),
+        retries: fetcher.stats.retries.load(Ordering::Relaxed),
+        rate_limited: fetcher.stats.rate_limited.load(Ordering::Relaxed),
+        token_requests: fetcher
+            .auth
+            .as_ref()
+            .map_or(0, |a| a.requests.load(Ordering::Relaxed)),
+        statuses: Status::ALL.iter().map(|s| (s.name(), 0)).collect(),
+        interrupted,
+    };
+    for o in &outcomes {
+        *figures.statuses.entry(o.status.name()).or_default() += 1;
+    }
+    Ok((outcomes, figures))
+}
