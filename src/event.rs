@@ -82,10 +82,14 @@ fn json_error(e: serde_json::Error) -> String {
 }
 
 fn sonic_error(e: sonic_rs::Error) -> String {
+    // sonic-rs appends the record and a caret on further lines: keep the first, which says
+    // what and where, and never echo record bytes.
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default().trim_end();
     if e.is_eof() {
-        format!("truncated JSON ({e})")
+        format!("truncated JSON ({first})")
     } else {
-        format!("invalid JSON: {e}")
+        format!("invalid JSON: {first}")
     }
 }
 

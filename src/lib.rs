@@ -84,7 +84,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
 
 fn correlate(cfg: &Config) -> Result<Exit> {
     let started = Instant::now();
-    let sources = input::expand(&cfg.inputs)?;
+    let sources = input::expand(&cfg.inputs, cfg.quiet)?;
+    for path in cfg.output.iter().chain(&cfg.report) {
+        check_writable_dir(path)?;
+    }
     if input::stdin_is_terminal(&sources) {
         eprintln!("gcorr: reading events from stdin, which is a terminal.");
         eprintln!("Give files or directories: gcorr correlate events.ndjson (see gcorr correlate --help)");
@@ -168,6 +171,18 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// Fails before any work when `path` cannot be created: its directory is missing.
+fn check_writable_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!("{}: no such directory", dir.display());
+    }
+    Ok(())
 }
 
 /// Enriches every conversation from the API (or the cache), or marks them all skipped.

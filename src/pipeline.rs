@@ -93,9 +93,13 @@ pub fn read(
             scope.spawn(move || parse_all(&rx, &tx, opts));
         }
         drop(done_tx);
+        // Only the parsers hold the job receiver now, and this closure owns the results:
+        // returning early (--strict) drops it, the parsers stop, then the reader does.
+        drop(job_rx);
+        let done_rx = done_rx;
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
-        for done in done_rx.iter() {
+        for done in done_rx {
             pending.insert(done.seq, done);
             while let Some(done) = pending.remove(&next) {
                 next += 1;

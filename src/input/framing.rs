@@ -15,7 +15,7 @@
 
 use std::io::{self, Read};
 
-use memchr::{memchr, memchr2};
+use memchr::{memchr, memchr3};
 
 /// Largest record accepted, in bytes.
 pub const MAX_RECORD: usize = 16 << 20;
@@ -69,6 +69,8 @@ struct Scan {
     escaped: bool,
     /// The last structural byte closed a container: a following `{` means a new record.
     after_close: bool,
+    /// The last string ended in `{` at this index (see [`Scan::run`]).
+    brace_quote: Option<usize>,
 }
 
 enum Step {
@@ -82,6 +84,12 @@ enum Step {
 
 impl Scan {
     /// Scans `buf[from..]`, resuming this state.
+    ///
+    /// Besides finding where a value ends, it notices where a record was cut short and the
+    /// next one begins, using three things valid JSON never contains: a raw newline inside a
+    /// string; `}` followed by `{` inside a container; and a string ending in `{` followed by
+    /// something other than `:`, `,`, `}`, `]` — a record cut inside a string, whose next
+    /// record's first quote was taken for the closing one.
     fn run(&mut self, buf: &[u8], from: usize) -> Step {
         let mut i = from;
         while i < buf.len() {
@@ -91,21 +99,35 @@ impl Scan {
                     i += 1;
                     continue;
                 }
-                match memchr2(b'"', b'\\', &buf[i..]) {
-                    None => return Step::Need,
+                match memchr3(b'"', b'\\', b'\n', &buf[i..]) {
+                    None => {
+                        self.brace_quote = None;
+                        return Step::Need;
+                    }
                     Some(k) => {
                         i += k;
-                        if buf[i] == b'\\' {
-                            self.escaped = true;
-                        } else {
-                            self.in_str = false;
+                        match buf[i] {
+                            b'\\' => self.escaped = true,
+                            b'\n' => return Step::Broken(i),
+                            _ => {
+                                self.in_str = false;
+                                self.brace_quote = (i > from && buf[i - 1] == b'{').then(|| i - 1);
+                            }
                         }
                         i += 1;
                         continue;
                     }
                 }
             }
-            match buf[i] {
+            let c = buf[i];
+            if !matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+                if let Some(p) = self.brace_quote.take() {
+                    if !matches!(c, b':' | b',' | b'}' | b']') {
+                        return Step::Broken(p);
+                    }
+                }
+            }
+            match c {
                 b'"' => {
                     self.in_str = true;
                     self.after_close = false;
@@ -124,7 +146,14 @@ impl Scan {
             }
             i += 1;
         }
+        self.brace_quote = None;
         Step::Need
+    }
+
+    /// Whether `line` holds exactly one JSON object (judged by its structure alone).
+    fn one_object(line: &[u8]) -> bool {
+        line.first() == Some(&b'{')
+            && matches!(Scan::default().run(line, 0), Step::Complete(end) if end == line.len())
     }
 }
 
@@ -238,29 +267,38 @@ impl<R: Read> Framer<R> {
         }
     }
 
-    /// Lines when the first value is alone on its line; values otherwise.
+    /// Lines when any of the first complete lines holds exactly one object — which pretty
+    /// printing, arrays and concatenation never produce — so a broken or foreign first line
+    /// does not decide for the whole file; values otherwise.
     fn detect(&mut self) -> Option<Mode> {
-        let start = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
-        if self.buf[start] != b'{' {
-            return Some(Mode::Values);
+        const SAMPLE: usize = 64;
+        let buf = &self.buf;
+        let (mut one, mut other, mut pos) = (0u32, 0u32, 0);
+        for _ in 0..SAMPLE {
+            let Some(nl) = memchr(b'\n', &buf[pos..]) else {
+                break;
+            };
+            match trim(buf, pos, pos + nl) {
+                Some((s, e)) if Scan::one_object(&buf[s..e]) => one += 1,
+                Some(_) => other += 1,
+                None => {}
+            }
+            pos += nl + 1;
         }
-        let mut scan = Scan::default();
-        let end = match scan.run(&self.buf, start) {
-            Step::Complete(end) => end,
-            Step::Broken(_) => return Some(Mode::Values),
-            Step::Need if self.buf.len() - start > MAX_RECORD => return Some(Mode::Values),
-            Step::Need => return None,
-        };
-        if memchr(b'\n', &self.buf[start..end]).is_some() {
-            return Some(Mode::Values);
+        if one + other == 0 {
+            // No complete non-blank line yet.
+            return match trim(buf, pos, buf.len()) {
+                _ if buf.len() > MAX_RECORD => Some(Mode::Values),
+                None if self.eof => Some(Mode::Values),
+                Some((s, e)) if self.eof => Some(if Scan::one_object(&buf[s..e]) {
+                    Mode::Lines
+                } else {
+                    Mode::Values
+                }),
+                _ => None,
+            };
         }
-        let rest = &self.buf[end..];
-        match rest.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
-            Some(k) if rest[k] == b'\n' => Some(Mode::Lines),
-            Some(_) => Some(Mode::Values),
-            None if self.eof => Some(Mode::Lines),
-            None => None,
-        }
+        Some(if one > 0 { Mode::Lines } else { Mode::Values })
     }
 
     fn frame_lines(&mut self, batch: &mut Batch) -> usize {
@@ -509,6 +547,37 @@ mod tests {
         assert_eq!(texts(&r), [r#"{"a":{"b":1}"#, r#"{"c":2}"#, r#"{"d":3}"#]);
         let (r, _) = frame(b"{\"c\":2}{\"a\":");
         assert_eq!(texts(&r), ["{\"c\":2}", "{\"a\":"]);
+    }
+
+    #[test]
+    fn a_broken_or_foreign_first_line_keeps_line_framing() {
+        let (r, _) = frame(b"{\"version\":\"0\",\"id\":\"tr\n{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(r[1], (Pos::Line(2), "{\"a\":1}".to_owned()));
+        assert_eq!(r[2].0, Pos::Line(3));
+        let (r, _) = frame(b"not json\n{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(texts(&r), ["not json", "{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(r[0].0, Pos::Line(1));
+    }
+
+    #[test]
+    fn a_record_cut_inside_a_string_ends_where_the_next_begins() {
+        // Concatenated: the next record's first quote would otherwise close the cut string.
+        let (r, _) = frame(br#"{"a":"x"}{"b":"cut{"id":"e2","n":{"m":1}}{"c":3}"#);
+        assert_eq!(
+            texts(&r),
+            [
+                r#"{"a":"x"}"#,
+                r#"{"b":"cut"#,
+                r#"{"id":"e2","n":{"m":1}}"#,
+                r#"{"c":3}"#
+            ]
+        );
+        // Pretty: a raw newline inside a string ends the cut record.
+        let (r, _) = frame(b"{\n \"a\": \"cut\n{\n \"b\": 2\n}\n");
+        assert_eq!(texts(&r), ["{\n \"a\": \"cut", "{\n \"b\": 2\n}"]);
+        // A key or value that really ends in `{` is fine.
+        let (r, _) = frame(br#"{"k{":"v{","w":["x{"]}{"d":4}"#);
+        assert_eq!(texts(&r), [r#"{"k{":"v{","w":["x{"]}"#, r#"{"d":4}"#]);
     }
 
     #[test]

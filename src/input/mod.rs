@@ -35,7 +35,8 @@ impl Source {
 }
 
 /// Turns command-line inputs into the ordered list of streams to read. No input means stdin.
-pub fn expand(args: &[PathBuf]) -> Result<Vec<Source>> {
+/// `quiet` silences the warning about empty directories.
+pub fn expand(args: &[PathBuf], quiet: bool) -> Result<Vec<Source>> {
     if args.is_empty() {
         return Ok(vec![Source::stdin()]);
     }
@@ -49,7 +50,7 @@ pub fn expand(args: &[PathBuf]) -> Result<Vec<Source>> {
         if meta.is_dir() {
             let before = out.len();
             walk(arg, &mut out)?;
-            if out.len() == before {
+            if out.len() == before && !quiet {
                 eprintln!("gcorr: warning: {}: no files in this directory", arg.display());
             }
         } else {

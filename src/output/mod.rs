@@ -100,9 +100,12 @@ pub fn write<W: Write + ?Sized>(
             });
         }
         drop(tx);
+        // Owned here so that an early return (a closed pipe) drops it and the encoders,
+        // blocked on sending, stop: the scope can then end.
+        let rx = rx;
         let mut pending = BTreeMap::new();
         let mut want = 0;
-        for (i, encoded) in rx.iter() {
+        for (i, encoded) in rx {
             pending.insert(i, encoded);
             while let Some(encoded) = pending.remove(&want) {
                 out.write_all(&encoded?)?;
