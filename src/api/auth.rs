@@ -18,7 +18,7 @@ use super::retry;
 use super::secret::Secret;
 
 /// Why no token can be had: each ends the run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AuthError {
     #[error(
         "the token request was refused ({status}): {detail}; check the client id and secret and the region ({region})"
@@ -33,7 +33,7 @@ pub enum AuthError {
     #[error("the token endpoint answered something that is not a usable token: {0}")]
     BadAnswer(String),
     #[error(
-        "GENESYSCLOUD_ACCESS_TOKEN was refused (401) and a ready token cannot be renewed: set a fresh one, or use client credentials"
+        "GENESYSCLOUD_ACCESS_TOKEN was refused (401) and a ready token cannot be refreshed: set a fresh one, or use client credentials"
     )]
     StaticRefused,
     #[error(
@@ -61,6 +61,8 @@ struct State {
     current: Option<Current>,
     generation: u64,
     fresh_refused: u32,
+    /// Once the token endpoint refused, every later caller gets the same answer.
+    failed: Option<AuthError>,
 }
 
 /// The token source shared by every request.
@@ -113,12 +115,18 @@ impl Auth {
         if let Some(t) = self.valid() {
             return Ok(t);
         }
+        if let Some(e) = self.lock().failed.clone() {
+            return Err(e);
+        }
         let (value, lifetime) = match &self.credentials {
             Credentials::Token(t) => (t.clone(), None),
-            Credentials::Client { id, secret } => {
-                let (v, l) = self.request(client, id, secret).await?;
-                (v, Some(l))
-            }
+            Credentials::Client { id, secret } => match self.request(client, id, secret).await {
+                Ok((v, l)) => (v, Some(l)),
+                Err(e) => {
+                    self.lock().failed = Some(e.clone());
+                    return Err(e);
+                }
+            },
         };
         let mut s = self.lock();
         s.generation += 1;
