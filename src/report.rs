@@ -148,11 +148,12 @@ impl Summary<'_> {
             writeln!(w, "  {name:<20}{:>14}", group(n))?;
         }
         if let Some(f) = self.enrichment {
-            let rows: [(&str, u64); 4] = [
+            let rows: [(&str, u64); 5] = [
                 ("API requests", f.requests),
                 ("retries", f.retries),
                 ("rate limited (429)", f.rate_limited),
                 ("token requests", f.token_requests),
+                ("token refreshes", f.token_refreshes),
             ];
             for (name, n) in rows {
                 writeln!(w, "  {name:<20}{:>14}", group(n))?;

@@ -2,6 +2,9 @@
 //! inputs generated in temporary directories. Every output is parsed back — JSON, CSV and the
 //! stderr summary — and checked field by field, never grepped.
 
+#[path = "enrich/mod.rs"]
+mod enrich;
+
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;

@@ -75,7 +75,10 @@ pub struct Auth {
     margin: Option<Duration>,
     state: Mutex<State>,
     refreshing: tokio::sync::Mutex<()>,
+    /// Token requests sent (attempts included).
     pub requests: AtomicU64,
+    /// Tokens obtained.
+    pub issued: AtomicU64,
 }
 
 const MAX_FRESH_REFUSED: u32 = 3;
@@ -91,6 +94,7 @@ impl Auth {
             state: Mutex::new(State::default()),
             refreshing: tokio::sync::Mutex::new(()),
             requests: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
         }
     }
 
@@ -128,6 +132,9 @@ impl Auth {
                 }
             },
         };
+        if lifetime.is_some() {
+            self.issued.fetch_add(1, Ordering::Relaxed);
+        }
         let mut s = self.lock();
         s.generation += 1;
         let token = Token {

@@ -45,6 +45,8 @@ pub struct Figures {
     pub retries: u64,
     pub rate_limited: u64,
     pub token_requests: u64,
+    /// Tokens renewed after the first one.
+    pub token_refreshes: u64,
     pub statuses: std::collections::BTreeMap<&'static str, u64>,
     pub interrupted: bool,
 }
@@ -125,6 +127,10 @@ pub fn enrich(ids: &[String], s: &Settings, quiet: bool) -> Result<(Vec<Outcome>
             .auth
             .as_ref()
             .map_or(0, |a| a.requests.load(Ordering::Relaxed)),
+        token_refreshes: fetcher
+            .auth
+            .as_ref()
+            .map_or(0, |a| a.issued.load(Ordering::Relaxed).saturating_sub(1)),
         statuses: Status::ALL.iter().map(|s| (s.name(), 0)).collect(),
         interrupted,
     };
