@@ -64,17 +64,24 @@ pub struct Uuid(pub u128);
 
 impl Uuid {
     pub fn encode(self, out: &mut [u8; 36]) -> &str {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let bytes = self.0.to_be_bytes();
-        let mut j = 0;
-        for (i, byte) in bytes.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                out[j] = b'-';
-                j += 1;
+        // Two hex digits per byte from one table look-up; hyphens at their fixed places.
+        static PAIRS: [[u8; 2]; 256] = {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut t = [[0; 2]; 256];
+            let mut i = 0;
+            while i < 256 {
+                t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+                i += 1;
             }
-            out[j] = HEX[(byte >> 4) as usize];
-            out[j + 1] = HEX[(byte & 0xf) as usize];
-            j += 2;
+            t
+        };
+        const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+        let bytes = self.0.to_be_bytes();
+        for (b, &at) in bytes.iter().zip(&AT) {
+            out[at..at + 2].copy_from_slice(&PAIRS[*b as usize]);
+        }
+        for at in [8, 13, 18, 23] {
+            out[at] = b'-';
         }
         // Only ASCII hex digits and hyphens were written.
         std::str::from_utf8(out).expect("ascii")

@@ -220,7 +220,9 @@ fn enrich(cfg: &Config, c: &correlate::Correlation) -> Result<(Vec<api::Outcome>
 }
 
 /// Writes `path` through a temporary file in the same directory, renamed into place only once
-/// complete: an interrupted run never leaves a half-written file.
+/// complete: an interrupted or killed run never leaves a half-written file. (No fsync: that
+/// guards against power loss, not against an interrupted run, and costs seconds on large
+/// outputs.)
 fn write_atomically(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<&std::fs::File>) -> Result<()>,
@@ -246,9 +248,6 @@ fn write_atomically(
         .unwrap_or_else(|_| default_permissions());
     tmp.as_file()
         .set_permissions(mode)
-        .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.as_file()
-        .sync_all()
         .with_context(|| format!("{}: write failed", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;

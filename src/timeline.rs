@@ -102,7 +102,7 @@ impl<'a> Timeline<'a> {
                 }
                 p.purpose = p
                     .purpose
-                    .or_else(|| vocab::purpose_of_event(&syms.to_string(e.kind)));
+                    .or_else(|| vocab::purpose_of_event(syms.text(e.kind, &mut [0; 36])));
                 p.user = p.user.or(e.user);
                 p.queue = p.queue.or(e.queue);
             }
@@ -145,11 +145,20 @@ impl<'a> Timeline<'a> {
 
     /// `file:line` or `file@offset`.
     pub fn source(&self, e: &Event) -> String {
-        let name = &self.correlation.store.inputs[e.input as usize];
-        match e.pos() {
-            Pos::Line(l) => format!("{name}:{l}"),
-            Pos::Offset(o) => format!("{name}@{o}"),
-        }
+        let mut out = String::new();
+        self.write_source(e, &mut out);
+        out
+    }
+
+    /// Appends `file:line` or `file@offset` to `out`.
+    pub fn write_source(&self, e: &Event, out: &mut String) {
+        out.push_str(&self.correlation.store.inputs[e.input as usize]);
+        let (sep, n) = match e.pos() {
+            Pos::Line(l) => (':', l),
+            Pos::Offset(o) => ('@', o),
+        };
+        out.push(sep);
+        out.push_str(itoa::Buffer::new().format(n));
     }
 
     pub fn event_id(&self, e: &Event) -> String {
@@ -303,6 +312,11 @@ impl Serialize for Events<'_, '_> {
 
 struct EventSer<'t, 'a>(&'t Timeline<'a>, &'a Event);
 
+thread_local! {
+    /// Reused for every event's `source`: no allocation per event.
+    static SOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 impl Serialize for EventSer<'_, '_> {
     fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
         let (t, e) = (self.0, self.1);
@@ -325,7 +339,11 @@ impl Serialize for EventSer<'_, '_> {
         m.serialize_entry("user_id", &OptS(syms, e.user))?;
         m.serialize_entry("disconnect_type", &OptS(syms, e.disconnect))?;
         m.serialize_entry("wrapup_code", &OptS(syms, e.wrapup))?;
-        m.serialize_entry("source", &t.source(e))?;
+        SOURCE.with_borrow_mut(|buf| {
+            buf.clear();
+            t.write_source(e, buf);
+            m.serialize_entry("source", buf.as_str())
+        })?;
         m.end()
     }
 }

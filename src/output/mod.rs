@@ -75,7 +75,9 @@ pub fn write<W: Write + ?Sized>(
     out.write_all(&buf)?;
     let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
     let encode = |i: usize| -> Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(1 << 20);
+        // About 550 bytes an event: one allocation per chunk, not a series of doublings.
+        let events: usize = chunks[i].iter().map(|g| g.range.len()).sum();
+        let mut buf = Vec::with_capacity(4096 + events * 600);
         let first = i * CHUNK;
         let mut timelines = chunks[i]
             .iter()
