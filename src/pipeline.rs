@@ -18,7 +18,7 @@ use anyhow::{Result, bail};
 use crate::correlate::{Added, Store};
 use crate::event::{Parsed, ParsedEvent, parse_record};
 use crate::ids::Atom;
-use crate::input::framing::{Batch, Framer, Pool, Pos};
+use crate::input::framing::{Batch, Framer, Pos};
 use crate::input::{self, Source};
 use crate::report::{Counts, Diagnostics};
 
@@ -87,13 +87,10 @@ pub fn read(
     let job_rx = Arc::new(Mutex::new(job_rx));
     std::thread::scope(|scope| -> Result<()> {
         let bytes = raw_bytes.clone();
-        let pool = Pool::default();
-        let reader_pool = pool.clone();
-        scope.spawn(move || frame_all(sources, job_tx, bytes, &reader_pool));
+        scope.spawn(move || frame_all(sources, job_tx, bytes));
         for _ in 0..threads {
             let (rx, tx) = (job_rx.clone(), done_tx.clone());
-            let pool = pool.clone();
-            scope.spawn(move || parse_all(&rx, &tx, opts, &pool));
+            scope.spawn(move || parse_all(&rx, &tx, opts));
         }
         drop(done_tx);
         // Only the parsers hold the job receiver now, and this closure owns the results:
@@ -150,7 +147,7 @@ fn fold(
     Ok(())
 }
 
-fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, pool: &Pool) {
+fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
     let mut seq = 0u64;
     for (input, src) in sources.iter().enumerate() {
         let input = input as u32;
@@ -172,7 +169,7 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, poo
                 continue;
             }
         };
-        let mut framer = Framer::new(reader).with_pool(pool.clone());
+        let mut framer = Framer::new(reader);
         while let Some(batch) = framer.next_batch() {
             if !send(batch) {
                 return;
@@ -181,7 +178,7 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, poo
     }
 }
 
-fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOptions, pool: &Pool) {
+fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOptions) {
     loop {
         let job = match rx.lock() {
             Ok(rx) => match rx.recv() {

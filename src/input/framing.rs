@@ -176,30 +176,6 @@ pub struct Framer<R> {
     skipping: bool,
     /// Bytes wanted beyond `buf` on the next read (grows while one record spans many chunks).
     want: usize,
-    pool: Option<Pool>,
-}
-
-/// Batch buffers handed back once parsed, for the framer to fill again.
-#[derive(Clone, Debug, Default)]
-pub struct Pool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
-
-impl Pool {
-    /// Buffers kept at most: enough for every batch in flight.
-    const KEEP: usize = 16;
-
-    pub fn put(&self, mut buf: Vec<u8>) {
-        if buf.capacity() >= CHUNK && buf.capacity() <= 4 * CHUNK {
-            buf.clear();
-            let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < Self::KEEP {
-                pool.push(buf);
-            }
-        }
-    }
-
-    fn take(&self) -> Option<Vec<u8>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop()
-    }
 }
 
 impl<R: Read> Framer<R> {
@@ -216,14 +192,7 @@ impl<R: Read> Framer<R> {
             scanned: 0,
             skipping: false,
             want: CHUNK,
-            pool: None,
         }
-    }
-
-    /// Takes its buffers from `pool` when it has some.
-    pub fn with_pool(mut self, pool: Pool) -> Self {
-        self.pool = Some(pool);
-        self
     }
 
     /// The next batch, or `None` at the end of the input. A read error ends the input and is
@@ -243,12 +212,9 @@ impl<R: Read> Framer<R> {
                 self.base = 3;
             }
             let consumed = self.frame(&mut batch);
-            // Hand over everything framed; keep the unconsumed tail, in a recycled buffer when
-            // there is one (fresh pages cost a fault and a kernel zeroing each).
-            let mut next = self.pool.as_ref().and_then(Pool::take).unwrap_or_default();
-            next.extend_from_slice(&self.buf[consumed..]);
-            self.buf.truncate(consumed);
-            batch.data = std::mem::replace(&mut self.buf, next);
+            // Hand over everything framed; keep the unconsumed tail for next time.
+            let tail = self.buf.split_off(consumed);
+            batch.data = std::mem::replace(&mut self.buf, tail);
             if !batch.records.is_empty() || !batch.problems.is_empty() {
                 return Some(batch);
             }
