@@ -471,7 +471,7 @@ mod tests {
     use super::*;
 
     fn sample(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/fixtures/samples/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn the_published_analytics_sample() {
         let path = format!(
-            "{}/../shared/samples/analytics-conversation-details-chat.json",
+            "{}/fixtures/samples/analytics-conversation-details-chat.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let body = std::fs::read(path).unwrap();

@@ -1,6 +1,7 @@
 //! The retry policy, pure: what an answer means, how long to wait, when to give up.
 //!
-//! The numbers follow `reliability-notes.md`: full-jitter exponential backoff capped at 20 s,
+//! The numbers follow what has worked for the AWS SDKs and the Genesys SDKs (minus their
+//! bugs): full-jitter exponential backoff capped at 20 s,
 //! `Retry-After` in seconds or as an HTTP-date, an AWS-style retry budget that stops a total
 //! outage from turning into a flood of retries.
 

@@ -1,7 +1,7 @@
 //! A fake Genesys Cloud on loopback: the OAuth login (`POST /oauth/token`), the conversations
 //! API (`GET /api/v2/conversations/{id}`) and the analytics batch API
-//! (`GET /api/v2/analytics/conversations/details?id=a,b,c`), answering in the real shapes of
-//! shared/genesys-reference.md (sections 2-5), with faults decided by a seeded hash of
+//! (`GET /api/v2/analytics/conversations/details?id=a,b,c`), answering in the real shapes
+//! Genesys documents (and its SDKs model), with faults decided by a seeded hash of
 //! (id, attempt number for that id) so a run is reproducible.
 //!
 //! Two front ends share one request handler ([`handle`]): axum (the default) and a small
