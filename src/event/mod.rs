@@ -19,6 +19,8 @@ use serde_json::value::RawValue;
 use crate::ids::Atom;
 use crate::{time, vocab};
 
+mod walk;
+
 /// One conversation event, normalised, owning nothing of the record it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedEvent {
@@ -59,6 +61,8 @@ pub fn parse_record(bytes: &[u8], digest: bool) -> Result<Parsed, String> {
         };
         let content = content.or_else(|| Some(digest128(bytes)));
         normalise(rec.with_detail(detail), content)
+    } else if let Some(rec) = walk::record(bytes) {
+        normalise(rec, None)
     } else if memchr::memchr2_iter(b'{', b'[', bytes).count() < SHALLOW {
         // At most SHALLOW containers, so at most that deep: safe for sonic-rs, whose skipping
         // recurses without a depth limit.

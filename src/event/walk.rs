@@ -1,0 +1,314 @@
+//! The fast path of record parsing: one forward walk that decodes only the fields gcorr reads
+//! and skips everything else with `memchr`, building nothing.
+//!
+//! It handles the common case — the fields gcorr needs are plain strings, numbers or null, with
+//! no escapes — and gives up (`None`) on anything else: an escape in a needed string, a field of
+//! another type, a repeated key, anything that does not look like JSON. The caller then parses
+//! the record with the full deserializer, which handles every case and words the errors, so the
+//! walk never decides that a record is invalid. Skipped values are checked for structure only
+//! (strings closed, brackets matched); UTF-8 is checked for the whole record.
+
+use std::borrow::Cow;
+
+use memchr::memchr2;
+
+use super::{Body, Detail, Record, Str, When};
+
+struct Walk<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Reads a record, or `None` when the full deserializer must decide.
+pub(super) fn record(bytes: &[u8]) -> Option<Record<'_, Detail<'_>>> {
+    simdutf8::basic::from_utf8(bytes).ok()?;
+    let mut w = Walk { b: bytes, i: 0 };
+    let mut rec = Record {
+        id: Str(None),
+        time: Str(None),
+        detail_type: Str(None),
+        detail: None,
+        event_id: Str(None),
+        conversation_id: Str(None),
+        channel: Str(None),
+        kind: Str(None),
+        timestamp: None,
+        data: None,
+    };
+    let mut seen = 0u32;
+    w.object(|w, key| {
+        let bit = match key {
+            b"id" => w.string().map(|v| rec.id = v).map(|_| 1),
+            b"time" => w.string().map(|v| rec.time = v).map(|_| 2),
+            b"detail-type" => w.string().map(|v| rec.detail_type = v).map(|_| 4),
+            b"detail" => w.detail().map(|v| rec.detail = Some(v)).map(|_| 8),
+            b"event_id" => w.string().map(|v| rec.event_id = v).map(|_| 16),
+            b"conversationId" => w.string().map(|v| rec.conversation_id = v).map(|_| 32),
+            b"channel" => w.string().map(|v| rec.channel = v).map(|_| 64),
+            b"type" => w.string().map(|v| rec.kind = v).map(|_| 128),
+            b"timestamp" => w.when().map(|v| rec.timestamp = v).map(|_| 256),
+            b"data" => w.body().map(|v| rec.data = Some(v)).map(|_| 512),
+            _ => w.skip_value().map(|_| 0),
+        }?;
+        // A repeated key is the deserializer's to report.
+        (seen & bit == 0).then(|| seen |= bit)
+    })?;
+    w.ws();
+    (w.i == bytes.len()).then_some(rec)
+}
+
+impl<'a> Walk<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.ws();
+        self.b[self.i..].starts_with(word).then(|| self.i += word.len())
+    }
+
+    /// A string without escapes, as text.
+    fn plain(&mut self) -> Option<&'a str> {
+        // The record is valid UTF-8 and the bytes end before an ASCII quote.
+        std::str::from_utf8(self.plain_bytes()?).ok()
+    }
+
+    /// A string without escapes, as bytes (keys: compared, never converted).
+    fn plain_bytes(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let k = memchr2(b'"', b'\\', &self.b[start..])?;
+        if self.b[start + k] == b'\\' {
+            return None;
+        }
+        self.i = start + k + 1;
+        Some(&self.b[start..start + k])
+    }
+
+    fn string(&mut self) -> Option<Str<'a>> {
+        match self.peek()? {
+            b'"' => Some(Str(Some(Cow::Borrowed(self.plain()?)))),
+            b'n' => self.literal(b"null").map(|_| Str(None)),
+            _ => None,
+        }
+    }
+
+    fn when(&mut self) -> Option<Option<When>> {
+        match self.peek()? {
+            b'"' => Some(Some(When::Iso(self.plain()?.to_owned()))),
+            b'n' => self.literal(b"null").map(|_| None),
+            b'-' | b'0'..=b'9' => {
+                let start = self.i;
+                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(self.i) {
+                    self.i += 1;
+                }
+                let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+                let v = match text.parse::<i64>() {
+                    Ok(n) => n as f64,
+                    Err(_) => text.parse::<f64>().ok()?,
+                };
+                Some(Some(When::Millis(v)))
+            }
+            _ => None,
+        }
+    }
+
+    fn detail(&mut self) -> Option<Detail<'a>> {
+        let mut d = Detail {
+            topic: Str(None),
+            body: None,
+            timestamp: None,
+        };
+        let mut seen = 0u32;
+        self.object(|w, key| {
+            let bit = match key {
+                b"topicName" => w.string().map(|v| d.topic = v).map(|_| 1),
+                b"timestamp" => w.when().map(|v| d.timestamp = v).map(|_| 2),
+                b"eventBody" => w.body().map(|v| d.body = Some(v)).map(|_| 4),
+                _ => w.skip_value().map(|_| 0),
+            }?;
+            (seen & bit == 0).then(|| seen |= bit)
+        })?;
+        Some(d)
+    }
+
+    fn body(&mut self) -> Option<Body<'a>> {
+        let mut b = Body::default();
+        let mut seen = 0u32;
+        self.object(|w, key| {
+            let field = match key {
+                b"eventTime" => {
+                    return w
+                        .when()
+                        .map(|v| b.event_time = v)
+                        .and_then(|_| once(&mut seen, 1));
+                }
+                b"conversationId" => (&mut b.conversation_id, 2),
+                b"id" => (&mut b.id, 4),
+                b"participantId" => (&mut b.participant_id, 8),
+                b"sessionId" => (&mut b.session_id, 16),
+                b"mediaType" => (&mut b.media_type, 32),
+                b"direction" => (&mut b.direction, 64),
+                b"queueId" => (&mut b.queue_id, 128),
+                b"userId" => (&mut b.user_id, 256),
+                b"disconnectType" => (&mut b.disconnect_type, 512),
+                b"wrapupCode" => (&mut b.wrapup_code, 1024),
+                _ => return w.skip_value(),
+            };
+            *field.0 = w.string()?;
+            once(&mut seen, field.1)
+        })?;
+        Some(b)
+    }
+
+    /// `{ "key": value, ... }`, handing each key to `f`, which must consume its value.
+    fn object(&mut self, mut f: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.plain_bytes()?;
+            self.eat(b':')?;
+            f(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let k = memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
+            self.i += k + 1;
+            if self.b[self.i - 1] == b'"' {
+                return Some(());
+            }
+            self.i += 1; // the escaped byte
+        }
+    }
+
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' | b'[' => self.skip_container(),
+            _ => {
+                let start = self.i;
+                while let Some(c) = self.b.get(self.i) {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                (self.i > start).then_some(())
+            }
+        }
+    }
+
+    /// Skips a whole object or array, iteratively (any depth).
+    fn skip_container(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.b.get(self.i)? {
+                b'"' => {
+                    self.skip_string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.i += 1;
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+    }
+}
+
+fn once(seen: &mut u32, bit: u32) -> Option<()> {
+    (*seen & bit == 0).then(|| *seen |= bit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Parsed, normalise, parse_record};
+    use super::*;
+
+    /// The deserializer's reading of a record, for comparison.
+    fn slow(bytes: &[u8]) -> Result<Parsed, String> {
+        let rec: Record<Detail> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        normalise(rec, None)
+    }
+
+    fn fast(bytes: &[u8]) -> Option<Result<Parsed, String>> {
+        record(bytes).map(|r| normalise(r, None))
+    }
+
+    #[test]
+    fn agrees_with_the_deserializer_on_every_fixture() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut walked = 0;
+        for file in ["events.ndjson", "messy/flat.ndjson", "messy/bad-lines.ndjson"] {
+            let text = std::fs::read(format!("{dir}/{file}")).unwrap();
+            for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                if let Some(r) = fast(line) {
+                    walked += 1;
+                    assert_eq!(r, slow(line), "{}", String::from_utf8_lossy(line));
+                }
+                assert_eq!(parse_record(line, false).is_ok(), slow(line).is_ok());
+            }
+        }
+        assert!(walked > 50, "the fast path took {walked} records");
+    }
+
+    #[test]
+    fn gives_up_on_what_it_does_not_handle() {
+        let hard: [&[u8]; 8] = [
+            br#"{"id":"e\u0031","detail":{}}"#,        // an escape in a needed string
+            br#"{"event_id":7,"conversationId":"c"}"#, // a number where a string is read
+            br#"{"id":"a","id":"b"}"#,                 // a repeated key
+            br#"{"id":"a"} x"#,                        // trailing bytes
+            br#"{"id":"a","x":"unterminated}"#,
+            br#"{"id":"a","x":[1,{"y":"\"}"]"#, // a cut container
+            b"{\"id\":\"\xff\"}",               // not UTF-8
+            br#"{"id":"a","x":"ends with \"#,
+        ];
+        for r in hard {
+            assert!(fast(r).is_none(), "{}", String::from_utf8_lossy(r));
+        }
+    }
+
+    #[test]
+    fn skips_anything_nested_and_escaped() {
+        let r = br#"{"x":{"a":[1,2,{"b":"}]\"{["}],"c":null},"id":"e1","y":-1.5e3,"z":true,
+            "detail":{"topicName":"v2.detail.events.conversation.c1.acd.start","w":[[[]]],
+            "eventBody":{"eventTime":1772438400000,"queueId":null,"attributes":{"k":"v\n"}}}}"#;
+        let got = fast(r).expect("handled");
+        assert_eq!(got, slow(r));
+        let Ok(Parsed::Event(e)) = got else { panic!() };
+        assert_eq!(e.time, 1_772_438_400_000);
+        assert_eq!(e.queue, None);
+    }
+}
