@@ -334,17 +334,22 @@ mod tests {
         assert_eq!(oauth_error(b"secret-ish garbage"), "no OAuth error in the answer");
     }
 
-    #[test]
-    fn generations_make_one_refresh_for_many_refusals() {
-        let auth = Auth::new(
-            Credentials::Client {
-                id: "i".into(),
-                secret: Secret::new("s"),
-            },
+    fn client_auth() -> Auth {
+        let credentials = Credentials::Client {
+            id: "i".into(),
+            secret: Secret::new("s"),
+        };
+        Auth::new(
+            credentials,
             Url::parse("http://127.0.0.1:1/").unwrap(),
             "test".into(),
             None,
-        );
+        )
+    }
+
+    #[test]
+    fn generations_make_one_refresh_for_many_refusals() {
+        let auth = client_auth();
         let t1 = Token {
             value: Secret::new("a"),
             generation: 1,
@@ -368,15 +373,7 @@ mod tests {
 
     #[test]
     fn fresh_tokens_refused_three_times_end_the_run() {
-        let auth = Auth::new(
-            Credentials::Client {
-                id: "i".into(),
-                secret: Secret::new("s"),
-            },
-            Url::parse("http://127.0.0.1:1/").unwrap(),
-            "test".into(),
-            None,
-        );
+        let auth = client_auth();
         for g in 1..=3u64 {
             let t = Token {
                 value: Secret::new("x"),
