@@ -80,8 +80,11 @@ impl<'a> Walk<'a> {
 
     /// A string without escapes, as text.
     fn plain(&mut self) -> Option<&'a str> {
-        // The record is valid UTF-8 and the bytes end before an ASCII quote.
-        std::str::from_utf8(self.plain_bytes()?).ok()
+        let bytes = self.plain_bytes()?;
+        // SAFETY: `record` checked that the whole record is UTF-8, and these bytes lie between
+        // two ASCII quotes, so they start and end on character boundaries: valid UTF-8.
+        // (Checking again cost 6% of a whole run.)
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
     /// A string without escapes, as bytes (keys: compared, never converted).
