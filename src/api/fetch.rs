@@ -164,11 +164,6 @@ pub struct Fetcher {
     forbidden_run: AtomicU32,
 }
 
-/// Where a request loop ended, short of a usable answer.
-enum End {
-    Outcome(Outcome),
-}
-
 #[derive(Default)]
 struct Tally {
     attempts: u32,
@@ -299,7 +294,7 @@ impl Fetcher {
         for parse_try in 0..2 {
             let answer = match self.request(&url, &mut tally).await {
                 Ok(a) => a,
-                Err(End::Outcome(o)) => return o,
+                Err(o) => return o,
             };
             match self.opts.source.parse(&answer.body, id) {
                 Ok(data) => return self.success(id, &answer.body, data, &tally),
@@ -324,14 +319,14 @@ impl Fetcher {
         let mut tally = Tally::default();
         let answer = match self.request(&url, &mut tally).await {
             Ok(a) => a,
-            Err(End::Outcome(o)) if o.http_status == Some(400) && ids.len() > 1 => {
+            Err(o) if o.http_status == Some(400) && ids.len() > 1 => {
                 // Refused as too large: halve it.
                 let (a, b) = ids.split_at(ids.len() / 2);
                 let mut out = Box::pin(self.fetch_analytics(a)).await;
                 out.extend(Box::pin(self.fetch_analytics(b)).await);
                 return out;
             }
-            Err(End::Outcome(o)) => return ids.iter().map(|_| o.clone()).collect(),
+            Err(o) => return ids.iter().map(|_| o.clone()).collect(),
         };
         let parsed: model::AnalyticsAnswer = match serde_json::from_slice(&answer.body) {
             Ok(p) => p,
@@ -372,8 +367,8 @@ impl Fetcher {
         }
     }
 
-    /// The request loop: returns a 2xx answer, or how it ended otherwise.
-    async fn request(&self, url: &Url, tally: &mut Tally) -> Result<Answer, End> {
+    /// The request loop: returns a 2xx answer, or the outcome it ended with otherwise.
+    async fn request(&self, url: &Url, tally: &mut Tally) -> Result<Answer, Outcome> {
         let auth = self
             .auth
             .as_ref()
@@ -386,7 +381,7 @@ impl Fetcher {
                 } else {
                     reason
                 };
-                return Err(End::Outcome(tally.outcome(Status::Failed, Some(why))));
+                return Err(tally.outcome(Status::Failed, Some(why)));
             }
             self.pacer.wait().await;
             let token: Token = match auth.token(&self.client).await {
@@ -394,7 +389,7 @@ impl Fetcher {
                 Err(e) => {
                     let msg = e.to_string();
                     self.fail_run(e);
-                    return Err(End::Outcome(tally.outcome(Status::Failed, Some(msg))));
+                    return Err(tally.outcome(Status::Failed, Some(msg)));
                 }
             };
             if self.stopped().is_some() {
@@ -415,7 +410,7 @@ impl Fetcher {
                 }
                 Err(Failure::TooLarge(cap)) => {
                     let o = tally.outcome(Status::Failed, Some(Failure::TooLarge(cap).message()));
-                    return Err(End::Outcome(o));
+                    return Err(o);
                 }
                 Err(Failure::Transport { message, timeout }) => {
                     tally.status = None;
@@ -434,9 +429,9 @@ impl Fetcher {
                 Verdict::NotFound => {
                     auth.accepted(&token);
                     self.forbidden_run.store(0, Ordering::Relaxed);
-                    return Err(End::Outcome(
+                    return Err(
                         tally.outcome(Status::NotFound, Some("no such conversation".into())),
-                    ));
+                    );
                 }
                 Verdict::Forbidden => {
                     auth.accepted(&token);
@@ -449,13 +444,13 @@ impl Fetcher {
                             "stopped after {FORBIDDEN_RUN} forbidden answers in a row ({hint})"
                         ));
                     }
-                    return Err(End::Outcome(tally.outcome(Status::Forbidden, Some(hint))));
+                    return Err(tally.outcome(Status::Forbidden, Some(hint)));
                 }
                 Verdict::Unauthorized => {
                     if let Err(e) = auth.refused(&token) {
                         let msg = e.to_string();
                         self.fail_run(e);
-                        return Err(End::Outcome(tally.outcome(Status::Failed, Some(msg))));
+                        return Err(tally.outcome(Status::Failed, Some(msg)));
                     }
                     reauths += 1;
                     if reauths > MAX_REAUTH {
@@ -463,7 +458,7 @@ impl Fetcher {
                             Status::Failed,
                             Some("the API refused renewed tokens (401)".into()),
                         );
-                        return Err(End::Outcome(o));
+                        return Err(o);
                     }
                 }
                 Verdict::RateLimited => {
@@ -479,12 +474,12 @@ impl Fetcher {
                             wait.as_secs()
                         );
                         self.stop(reason.clone());
-                        return Err(End::Outcome(tally.outcome(Status::Failed, Some(reason))));
+                        return Err(tally.outcome(Status::Failed, Some(reason)));
                     }
                     if rate_limited > MAX_RATE_LIMITED {
                         let o =
                             tally.outcome(Status::Failed, Some(format!("rate limited {rate_limited} times")));
-                        return Err(End::Outcome(o));
+                        return Err(o);
                     }
                     let jitter = Duration::from_millis(fastrand::u64(0..1000));
                     self.pacer.pause_until(Instant::now() + wait + jitter);
@@ -501,7 +496,7 @@ impl Fetcher {
                             Status::Failed,
                             Some(format!("{what} after {} attempts", tally.attempts)),
                         );
-                        return Err(End::Outcome(o));
+                        return Err(o);
                     }
                     let cost = if timeout {
                         retry::TIMEOUT_COST
@@ -512,9 +507,9 @@ impl Fetcher {
                         let reason =
                             "retry budget exhausted: the API keeps failing (circuit open)".to_owned();
                         self.stop(reason.clone());
-                        return Err(End::Outcome(
+                        return Err(
                             tally.outcome(Status::Failed, Some(format!("{what}; {reason}"))),
-                        ));
+                        );
                     }
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(retry::backoff(retries, self.opts.backoff_base, fastrand::f64()))
@@ -526,7 +521,7 @@ impl Fetcher {
                         Status::Failed,
                         Some(format!("HTTP {}{body}", tally.status.unwrap_or(0))),
                     );
-                    return Err(End::Outcome(o));
+                    return Err(o);
                 }
             }
         }
