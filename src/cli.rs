@@ -1,11 +1,14 @@
-//! The command line: clap types mirroring the flags, and the validated [`Config`] built once
-//! from them. Nothing past this file sees an unchecked argument.
+//! The command line: clap types mirroring the flags, the validated [`Config`] built once
+//! from them, and the shell completions and man page generated from the same definition.
+//! Nothing past this file sees an unchecked argument.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 
 use crate::api::config::{self as api_config, ApiArgs};
 use crate::api::{Settings, Source, fetch, http};
@@ -22,6 +25,7 @@ Examples:
   gcorr correlate dump/ --conversation ID           one conversation
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
+  gcorr correlate dump/ --format table              one aligned line per conversation, to read
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
 Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid.";
@@ -29,7 +33,7 @@ Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were in
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
 #[derive(Parser, Debug)]
-#[command(name = "gcorr", version, about, propagate_version = true, after_help = EXAMPLES)]
+#[command(name = "gcorr", version = env!("GCORR_VERSION"), about, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     /// More detail on stderr (per-input counts, timings, memory).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -45,7 +49,26 @@ pub struct Cli {
 pub enum Command {
     /// Read event dumps, drop duplicates, group by conversation, write timelines.
     #[command(after_help = EXAMPLES, args_override_self = true)]
-    Correlate(CorrelateArgs),
+    Correlate(Box<CorrelateArgs>),
+    /// Print a shell completion script.
+    ///
+    /// For bash: gcorr completions bash > ~/.local/share/bash-completion/completions/gcorr
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page, in roff (`gcorr man | man -l -`).
+    Man,
+}
+
+/// When to colour the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum When {
+    /// When writing to a terminal and NO_COLOR is unset or empty.
+    Auto,
+    Always,
+    Never,
 }
 
 /// How duplicates are recognised.
@@ -73,6 +96,9 @@ pub struct CorrelateArgs {
     /// One record per conversation, without the event list.
     #[arg(long)]
     pub summary: bool,
+    /// Colour the output (--format table).
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = When::Auto)]
+    pub color: When,
     /// Any invalid record is fatal: nothing is written, exit 1.
     #[arg(long)]
     pub strict: bool,
@@ -153,6 +179,7 @@ pub struct Config {
     pub output: Option<PathBuf>,
     pub format: Format,
     pub summary: bool,
+    pub color: When,
     pub strict: bool,
     pub digest: bool,
     pub filter: Filter,
@@ -232,6 +259,7 @@ impl Config {
             output: args.output,
             format: args.format,
             summary: args.summary,
+            color: args.color,
             strict: args.strict,
             digest: args.dedup == Dedup::Content,
             filter: Filter {
@@ -247,10 +275,33 @@ impl Config {
     }
 }
 
+/// The completion script for `shell`. (In memory: clap_complete panics on a failed write,
+/// such as a closed pipe, which the caller reports as usual.)
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let mut cmd = Cli::command();
+    let name = cmd.get_name().to_owned();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut out);
+    out
+}
+
+/// Writes the man page in roff: gcorr's, then one per subcommand (their options in full).
+pub fn man(out: &mut dyn Write) -> std::io::Result<()> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
+        clap_mangen::Man::new(sub.clone()).render(out)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -259,8 +310,10 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(args)?;
-        let Command::Correlate(a) = cli.command;
-        Config::new(a, cli.verbose, cli.quiet)
+        let Command::Correlate(a) = cli.command else {
+            panic!("not correlate: {:?}", cli.command);
+        };
+        Config::new(*a, cli.verbose, cli.quiet)
     }
 
     #[test]

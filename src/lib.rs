@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::cli::{Cli, Command, Config};
+use crate::cli::{Cli, Command, Config, When};
 use crate::pipeline::ReadOptions;
 use crate::progress::Progress;
 use crate::report::{Diagnostics, Summary};
@@ -70,7 +70,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Correlate(args) => {
-            let config = match Config::new(args, cli.verbose, cli.quiet) {
+            let config = match Config::new(*args, cli.verbose, cli.quiet) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("gcorr: error: {e:#}");
@@ -78,6 +78,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 }
             };
             correlate(&config)
+        }
+        Command::Completions { shell } => {
+            let mut out = io::stdout().lock();
+            out.write_all(&cli::completions(shell))?;
+            out.flush()?;
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            cli::man(&mut out)?;
+            out.flush()?;
+            Ok(Exit::Success)
         }
     }
 }
@@ -115,8 +127,18 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let (enrichment, figures) = enrich(cfg, &correlation)?;
     let enriched = started.elapsed();
 
-    let write =
-        |w: &mut dyn Write| output::write(cfg.format, cfg.summary, w, &correlation, &enrichment, cfg.threads);
+    let colour = colour(cfg);
+    let write = |w: &mut dyn Write| {
+        output::write(
+            cfg.format,
+            cfg.summary,
+            colour,
+            w,
+            &correlation,
+            &enrichment,
+            cfg.threads,
+        )
+    };
     match &cfg.output {
         Some(path) => write_atomically(path, |w| write(w))?,
         None => write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock()))?,
@@ -271,4 +293,18 @@ fn default_permissions() -> std::fs::Permissions {
 /// True when stdout is a terminal (for formats that colour).
 pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
+}
+
+/// Whether to colour: `--color always`/`never`, else only on a terminal (not with `-o`) and
+/// without a non-empty `NO_COLOR` (<https://no-color.org>).
+fn colour(cfg: &Config) -> bool {
+    match cfg.color {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => {
+            cfg.output.is_none()
+                && stdout_is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
 }

@@ -429,9 +429,7 @@ impl Fetcher {
                 Verdict::NotFound => {
                     auth.accepted(&token);
                     self.forbidden_run.store(0, Ordering::Relaxed);
-                    return Err(
-                        tally.outcome(Status::NotFound, Some("no such conversation".into())),
-                    );
+                    return Err(tally.outcome(Status::NotFound, Some("no such conversation".into())));
                 }
                 Verdict::Forbidden => {
                     auth.accepted(&token);
@@ -507,9 +505,7 @@ impl Fetcher {
                         let reason =
                             "retry budget exhausted: the API keeps failing (circuit open)".to_owned();
                         self.stop(reason.clone());
-                        return Err(
-                            tally.outcome(Status::Failed, Some(format!("{what}; {reason}"))),
-                        );
+                        return Err(tally.outcome(Status::Failed, Some(format!("{what}; {reason}"))));
                     }
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(retry::backoff(retries, self.opts.backoff_base, fastrand::f64()))

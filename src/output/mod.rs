@@ -6,6 +6,7 @@
 
 mod csv;
 mod json;
+mod table;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -27,6 +28,8 @@ pub enum Format {
     Json,
     /// One row per event (with --summary: one row per conversation).
     Csv,
+    /// One aligned line per conversation, for reading in a terminal (coloured there).
+    Table,
 }
 
 /// How one format lays out timelines.
@@ -46,12 +49,13 @@ pub(crate) trait Encoder: Sync {
     }
 }
 
-fn encoder(format: Format, summary: bool) -> Box<dyn Encoder> {
+fn encoder(format: Format, summary: bool, colour: bool) -> Box<dyn Encoder> {
     match format {
         Format::Ndjson => Box::new(json::Lines),
         Format::Json => Box::new(json::Array),
         Format::Csv if summary => Box::new(csv::Conversations),
         Format::Csv => Box::new(csv::Events),
+        Format::Table => Box::new(table::Table { colour }),
     }
 }
 
@@ -60,16 +64,18 @@ fn encoder(format: Format, summary: bool) -> Box<dyn Encoder> {
 const CHUNK: usize = 256;
 
 /// Writes every timeline of `c` in `format`, encoding on `threads` threads; `enrichment`
-/// holds each conversation's outcome, in the order of `c.groups`.
+/// holds each conversation's outcome, in the order of `c.groups`; `colour` lets formats that
+/// can (table) write ANSI colours.
 pub fn write<W: Write + ?Sized>(
     format: Format,
     summary: bool,
+    colour: bool,
     out: &mut W,
     c: &Correlation,
     enrichment: &[Outcome],
     threads: usize,
 ) -> Result<()> {
-    let enc = encoder(format, summary);
+    let enc = encoder(format, summary, colour);
     let mut buf = Vec::new();
     enc.header(&mut buf)?;
     out.write_all(&buf)?;

@@ -1,0 +1,160 @@
+//! Table output: one aligned line per conversation for reading in a terminal, optionally in
+//! colour. Every column has a fixed width, so chunks encoded in parallel line up without a
+//! second pass; a longer value pushes the rest of its line instead of being cut.
+
+use std::fmt::Display;
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::Encoder;
+use crate::api::Status;
+use crate::time::Millis;
+use crate::timeline::Timeline;
+
+/// Left- or right-aligned.
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// Header and width of each column but the last (the conversation id, never padded).
+const COLUMNS: [(&str, usize, Align); 6] = [
+    ("START", 20, Align::Left),
+    ("DURATION", 8, Align::Right),
+    ("MEDIA", 24, Align::Left),
+    ("EVENTS", 6, Align::Right),
+    ("DUPLICATES", 10, Align::Right),
+    ("ENRICHMENT", 10, Align::Left),
+];
+const LAST: &str = "CONVERSATION";
+
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+pub struct Table {
+    /// Write ANSI colours.
+    pub colour: bool,
+}
+
+impl Table {
+    /// Appends `value` padded to column `i`'s width, in `style` when colouring (padding
+    /// included, so the escapes never count towards the width).
+    fn cell(&self, out: &mut Vec<u8>, i: usize, value: impl Display, style: &str) -> Result<()> {
+        let (_, width, align) = COLUMNS[i];
+        let (on, off) = self.paint(style);
+        match align {
+            Align::Left => write!(out, "{on}{value:<width$}{off}  ")?,
+            Align::Right => write!(out, "{on}{value:>width$}{off}  ")?,
+        }
+        Ok(())
+    }
+
+    fn paint<'s>(&self, style: &'s str) -> (&'s str, &'static str) {
+        if self.colour && !style.is_empty() {
+            (style, RESET)
+        } else {
+            ("", "")
+        }
+    }
+}
+
+impl Encoder for Table {
+    fn header(&self, out: &mut Vec<u8>) -> Result<()> {
+        for (i, (name, _, _)) in COLUMNS.iter().enumerate() {
+            self.cell(out, i, name, BOLD)?;
+        }
+        let (on, off) = self.paint(BOLD);
+        writeln!(out, "{on}{LAST}{off}")?;
+        Ok(())
+    }
+
+    fn chunk(
+        &self,
+        _: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for t in timelines {
+            let syms = t.syms();
+            let media: Vec<String> = t.media_types.iter().map(|&m| syms.to_string(m)).collect();
+            let media = if media.is_empty() {
+                "-".to_owned()
+            } else {
+                media.join(" → ")
+            };
+            let duplicates = t.duplicates();
+            let status = t.enrichment.status;
+            self.cell(out, 0, seconds(t.group.start), "")?;
+            self.cell(out, 1, humanise(t.duration_ms()), "")?;
+            self.cell(out, 2, media, "")?;
+            self.cell(out, 3, t.event_count(), "")?;
+            self.cell(out, 4, duplicates, if duplicates > 0 { YELLOW } else { DIM })?;
+            self.cell(out, 5, status.name(), status_style(status))?;
+            writeln!(out, "{}", syms.to_string(t.conversation_id()))?;
+        }
+        Ok(())
+    }
+}
+
+fn status_style(s: Status) -> &'static str {
+    match s {
+        Status::Ok | Status::Cached => GREEN,
+        Status::Skipped => DIM,
+        Status::NotFound | Status::Forbidden | Status::Failed => RED,
+    }
+}
+
+/// RFC 3339 to the second: `2026-03-02T08:15:02Z`.
+fn seconds(ms: i64) -> String {
+    let mut buf = [0; 24];
+    let full = Millis(ms).encode(&mut buf);
+    format!("{}Z", &full[..19])
+}
+
+/// A duration in its two largest units, rounded down: `850ms`, `42s`, `13m40s`, `1h02m`, `3d04h`.
+fn humanise(ms: i64) -> String {
+    let ms = ms.max(0);
+    let s = ms / 1000;
+    match s {
+        0 => format!("{ms}ms"),
+        1..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+        _ => format!("{}d{:02}h", s / 86_400, s / 3600 % 24),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanises_durations() {
+        for (ms, text) in [
+            (0, "0ms"),
+            (850, "850ms"),
+            (1_000, "1s"),
+            (59_999, "59s"),
+            (60_000, "1m00s"),
+            (820_000, "13m40s"),
+            (3_599_999, "59m59s"),
+            (3_720_000, "1h02m"),
+            (86_399_999, "23h59m"),
+            (273_600_000, "3d04h"),
+            (-5, "0ms"),
+        ] {
+            assert_eq!(humanise(ms), text, "{ms}");
+        }
+    }
+
+    #[test]
+    fn start_to_the_second() {
+        assert_eq!(seconds(1_772_439_302_999), "2026-03-02T08:15:02Z");
+    }
+}
