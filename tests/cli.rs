@@ -2479,34 +2479,29 @@ fn into_head(format: &str) -> (String, String) {
     )
 }
 
-#[test]
-fn broken_pipe_is_not_an_error_ndjson() {
-    let (status, stderr) = into_head("ndjson");
+/// gcorr's own status is 0 and it says nothing when `head` closes the pipe early.
+fn assert_ends_quietly_into_head(format: &str) {
+    let (status, stderr) = into_head(format);
     assert_eq!(status, "0", "{stderr}");
     assert!(
         !stderr.contains("error") && !stderr.contains("Broken pipe"),
         "{stderr}"
     );
+}
+
+#[test]
+fn broken_pipe_is_not_an_error_ndjson() {
+    assert_ends_quietly_into_head("ndjson");
 }
 
 #[test]
 fn broken_pipe_is_not_an_error_json() {
-    let (status, stderr) = into_head("json");
-    assert_eq!(status, "0", "{stderr}");
-    assert!(
-        !stderr.contains("error") && !stderr.contains("Broken pipe"),
-        "{stderr}"
-    );
+    assert_ends_quietly_into_head("json");
 }
 
 #[test]
 fn broken_pipe_is_not_an_error_csv() {
-    let (status, stderr) = into_head("csv");
-    assert_eq!(status, "0", "{stderr}");
-    assert!(
-        !stderr.contains("error") && !stderr.contains("Broken pipe"),
-        "{stderr}"
-    );
+    assert_ends_quietly_into_head("csv");
 }
 
 // ---------------------------------------------------------------------------------------------
