@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
-use crate::api::config::{self as api_config, ApiArgs};
+use crate::api::config::ApiArgs;
 use crate::api::{Settings, Source, fetch, http};
 use crate::ids::Atom;
 use crate::output::Format;
@@ -60,6 +60,16 @@ pub enum Command {
     },
     /// Print the man page, in roff (`gcorr man | man -l -`).
     Man,
+    /// Check the Genesys Cloud credentials and permissions correlate would use.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthCommand {
+    /// Resolve the configuration as correlate does, request a token and try one cheap call per
+    /// source; exit 0 only when correlate could enrich.
+    Check(ApiArgs),
 }
 
 /// When to colour the output.
@@ -139,19 +149,8 @@ pub struct CorrelateArgs {
     /// fetching, so an interrupted run resumes and a rerun costs no API calls.
     #[arg(long, value_name = "DIR", help_heading = "Genesys Cloud API")]
     pub cache_dir: Option<PathBuf>,
-    /// Region (eu-west-1, us_east_1, ...) or domain (mypurecloud.ie) of the organisation
-    /// [env: GENESYSCLOUD_REGION, GENESYS_ORG_DOMAIN; default us-east-1].
-    #[arg(long, value_name = "REGION", help_heading = "Genesys Cloud API")]
-    pub region: Option<String>,
-    /// API base URL, overriding the region [env: GENESYSCLOUD_API_REGION].
-    #[arg(long, value_name = "URL", help_heading = "Genesys Cloud API")]
-    pub api_base: Option<String>,
-    /// Login base URL (default: the API host with `api.` replaced by `login.`).
-    #[arg(long, value_name = "URL", help_heading = "Genesys Cloud API")]
-    pub login_base: Option<String>,
-    /// Read credentials and region from this gc CLI profile in ~/.gc/config.toml.
-    #[arg(long, value_name = "NAME", help_heading = "Genesys Cloud API")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
     /// Write the run's figures (the summary's numbers) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -221,17 +220,7 @@ impl Config {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let resolved = api_config::resolve(
-            &ApiArgs {
-                region: args.region.clone(),
-                api_base: args.api_base.clone(),
-                login_base: args.login_base.clone(),
-                profile: args.profile.clone(),
-            },
-            &|k| std::env::var(k).ok(),
-            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
-        )
-        .map_err(anyhow::Error::msg)?;
+        let resolved = args.api.resolve_from_env().map_err(anyhow::Error::msg)?;
         let api = Settings {
             credentials: if args.offline { None } else { resolved.credentials },
             endpoints: resolved.endpoints,
@@ -289,12 +278,17 @@ pub fn completions(shell: Shell) -> Vec<u8> {
 pub fn man(out: &mut dyn Write) -> std::io::Result<()> {
     let mut cmd = Cli::command();
     cmd.build();
+    render_pages(&cmd, out)
+}
+
+/// The page of `cmd`, then those of its subcommands (`gcorr-auth`, `gcorr-auth-check`, ...).
+fn render_pages(cmd: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
     clap_mangen::Man::new(cmd.clone()).render(out)?;
     for sub in cmd
         .get_subcommands()
         .filter(|s| s.get_name() != "help" && !s.is_hide_set())
     {
-        clap_mangen::Man::new(sub.clone()).render(out)?;
+        render_pages(sub, out)?;
     }
     Ok(())
 }

@@ -85,6 +85,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
             out.flush()?;
             Ok(Exit::Success)
         }
+        Command::Auth(cli::AuthCommand::Check(args)) => {
+            let mut out = io::stdout().lock();
+            match api::check::check(&args, &mut out) {
+                Ok(true) => Ok(Exit::Success),
+                Ok(false) => Ok(Exit::Failure),
+                Err(e) if is_broken_pipe(&e) => Ok(Exit::Success),
+                Err(e) => {
+                    eprintln!("gcorr: error: {e:#}");
+                    Ok(Exit::Usage)
+                }
+            }
+        }
         Command::Man => {
             let mut out = BufWriter::new(io::stdout().lock());
             cli::man(&mut out)?;

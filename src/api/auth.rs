@@ -53,6 +53,7 @@ pub struct Token {
 struct Current {
     token: Token,
     renew_at: Option<Instant>,
+    lifetime: Option<Duration>,
     used_ok: bool,
 }
 
@@ -145,6 +146,7 @@ impl Auth {
         s.current = Some(Current {
             token: token.clone(),
             renew_at,
+            lifetime,
             used_ok: false,
         });
         Ok(token)
@@ -156,6 +158,11 @@ impl Auth {
                 + Duration::from_millis(fastrand::u64(0..250))
         });
         m.min(lifetime / 2)
+    }
+
+    /// How long the current token was issued for (`None` for a ready token).
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lock().current.as_ref().and_then(|c| c.lifetime)
     }
 
     /// A request with `token` succeeded.
@@ -360,6 +367,7 @@ mod tests {
             s.current = Some(Current {
                 token: t1.clone(),
                 renew_at: None,
+                lifetime: None,
                 used_ok: true,
             });
         }
@@ -385,6 +393,7 @@ mod tests {
                 s.current = Some(Current {
                     token: t.clone(),
                     renew_at: None,
+                    lifetime: None,
                     used_ok: false,
                 });
             }

@@ -52,12 +52,29 @@ pub struct Endpoints {
 }
 
 /// What the command line says about the API (secrets never come from here).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct ApiArgs {
+    /// Region (eu-west-1, us_east_1, ...) or domain (mypurecloud.ie) of the organisation
+    /// [env: GENESYSCLOUD_REGION, GENESYS_ORG_DOMAIN; default us-east-1].
+    #[arg(long, value_name = "REGION", help_heading = "Genesys Cloud API")]
     pub region: Option<String>,
+    /// API base URL, overriding the region [env: GENESYSCLOUD_API_REGION].
+    #[arg(long, value_name = "URL", help_heading = "Genesys Cloud API")]
     pub api_base: Option<String>,
+    /// Login base URL (default: the API host with `api.` replaced by `login.`).
+    #[arg(long, value_name = "URL", help_heading = "Genesys Cloud API")]
     pub login_base: Option<String>,
+    /// Read credentials and region from this gc CLI profile in ~/.gc/config.toml.
+    #[arg(long, value_name = "NAME", help_heading = "Genesys Cloud API")]
     pub profile: Option<String>,
+}
+
+impl ApiArgs {
+    /// Resolves with this process's environment and home directory.
+    pub fn resolve_from_env(&self) -> Result<Resolved, String> {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        resolve(self, &|k| std::env::var(k).ok(), home.as_deref())
+    }
 }
 
 /// The outcome of resolution.

@@ -2218,3 +2218,104 @@ fn sigint_writes_what_is_known_and_exits_130() {
     assert!(ok >= 3, "what was fetched is kept: {ok}");
     assert!(fake.log.api_requests().len() < ids.len(), "it stopped fetching");
 }
+
+// ---------------------------------------------------------------------------------------------
+// gcorr auth check
+// ---------------------------------------------------------------------------------------------
+
+/// `gcorr auth check` against `fake` (or nothing), with a clean environment plus `env`.
+fn auth_check(fake: Option<&Fake>, env: &[(&str, &str)]) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gcorr"));
+    cmd.args(["auth", "check"]).env("HOME", home.path());
+    for k in GENESYS_VARS.iter().chain(PROXY_VARS.iter()) {
+        cmd.env_remove(k);
+    }
+    if let Some(f) = fake {
+        cmd.args(["--api-base", &f.url, "--login-base", &f.url]);
+    }
+    cmd.envs(env.iter().copied());
+    let out = assert_cmd::Command::from_std(cmd)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
+    ("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
+];
+
+#[test]
+fn auth_check_reports_region_token_and_both_sources() {
+    let fake = Fake::start(FakeConfig::default());
+    let (code, out, err) = auth_check(Some(&fake), &CREDENTIALS);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("API:          {}", fake.url)), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("token:") && l.contains("ok, valid for")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("conversations:") && l.contains("ok")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("analytics:") && l.contains("ok")),
+        "{out}"
+    );
+    assert!(!out.contains(CLIENT_SECRET) && !err.contains(CLIENT_SECRET));
+    for t in fake.log.issued_tokens() {
+        assert!(!out.contains(&t) && !err.contains(&t), "a token was printed");
+    }
+    assert_eq!(fake.log.token_requests(), 1);
+}
+
+#[test]
+fn auth_check_names_the_missing_permission() {
+    let fake = Fake::start(FakeConfig {
+        faults: Faults {
+            forbidden: IdSet::All,
+            ..Faults::default()
+        },
+        ..FakeConfig::default()
+    });
+    let (code, out, _) = auth_check(Some(&fake), &CREDENTIALS);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("MISSING the conversation:communication:view permission"),
+        "{out}"
+    );
+    assert!(
+        out.contains("MISSING the analytics:conversationDetail:view permission"),
+        "{out}"
+    );
+}
+
+#[test]
+fn auth_check_fails_without_credentials_or_with_a_refused_secret() {
+    let (code, out, _) = auth_check(None, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("credentials:  none") && out.contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
+        "{out}"
+    );
+    let fake = Fake::start(FakeConfig::default());
+    let wrong = [
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "not-it"),
+    ];
+    let (code, out, _) = auth_check(Some(&fake), &wrong);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED") && out.contains("invalid_client"), "{out}");
+    assert!(fake.log.api_requests().is_empty(), "no API call without a token");
+}

@@ -370,7 +370,14 @@ fn man_page_is_roff_for_gcorr_and_its_subcommands() {
         .collect();
     assert_eq!(
         titles,
-        ["gcorr", "gcorr-correlate", "gcorr-completions", "gcorr-man"]
+        [
+            "gcorr",
+            "gcorr-correlate",
+            "gcorr-completions",
+            "gcorr-man",
+            "gcorr-auth",
+            "gcorr-auth-check"
+        ]
     );
     assert!(page.contains("correlate"));
     let sections: Vec<&str> = requests.iter().filter_map(|l| l.strip_prefix(".SH ")).collect();
@@ -434,7 +441,7 @@ fn help_lists_the_subcommands() {
         .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["correlate", "completions", "man", "help"]);
+    assert_eq!(commands, ["correlate", "completions", "man", "auth", "help"]);
     let formats = run(&["correlate", "--help"]).ok();
     assert!(formats.text().contains("table"), "--format table is documented");
 }
