@@ -28,7 +28,8 @@ Examples:
   gcorr correlate dump/ --format table              one aligned line per conversation, to read
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
-Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid.";
+Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid or some
+conversations could not be enriched, 130 interrupted (what was known is written).";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
