@@ -247,10 +247,8 @@ fn enrich(cfg: &Config, c: &correlate::Correlation) -> Result<(Vec<api::Outcome>
         };
         return Ok((ids.iter().map(|_| api::Outcome::skipped(why)).collect(), None));
     }
-    match api::enrich(&ids, &cfg.api, cfg.quiet) {
-        Ok((outcomes, figures)) => Ok((outcomes, Some(figures))),
-        Err(e) => Err(anyhow::Error::new(e)),
-    }
+    let (outcomes, figures) = api::enrich(&ids, &cfg.api, cfg.quiet)?;
+    Ok((outcomes, Some(figures)))
 }
 
 /// Writes `path` through a temporary file in the same directory, renamed into place only once

@@ -52,17 +52,9 @@ pub struct Figures {
     pub interrupted: bool,
 }
 
-/// Why enrichment could not run at all.
-#[derive(Debug, thiserror::Error)]
-pub enum EnrichError {
-    #[error(transparent)]
-    Auth(#[from] auth::AuthError),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
-}
-
 /// Enriches every id. Ids that are not Genesys conversation ids (UUIDs) are skipped, never sent.
-pub fn enrich(ids: &[String], s: &Settings, quiet: bool) -> Result<(Vec<Outcome>, Figures), EnrichError> {
+/// An error means enrichment could not run at all (credentials refused): the run ends.
+pub fn enrich(ids: &[String], s: &Settings, quiet: bool) -> Result<(Vec<Outcome>, Figures)> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
     let mut wanted = Vec::new();
     for (i, id) in ids.iter().enumerate() {
