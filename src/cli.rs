@@ -26,6 +26,7 @@ Examples:
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
   gcorr correlate dump/ --format table              one aligned line per conversation, to read
+  gcorr correlate dump/ --format html -o out.html   a report to open in a browser (swimlanes)
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
 Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid or some
@@ -104,7 +105,8 @@ pub struct CorrelateArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Ndjson)]
     pub format: Format,
-    /// One record per conversation, without the event list.
+    /// One record per conversation, without the event list (html: the overview only, no
+    /// timelines).
     #[arg(long)]
     pub summary: bool,
     /// Colour the output (--format table).
@@ -164,9 +166,10 @@ pub struct CorrelateArgs {
     /// Renew a token this long before it expires, in ms (default: 10% of its lifetime, 1-300 s).
     #[arg(long, value_name = "MS", hide = true)]
     pub token_margin_ms: Option<u64>,
-    /// Give up on one conversation this long after its first request, in seconds.
-    #[arg(long, value_name = "S", default_value_t = 600, hide = true)]
-    pub conversation_deadline_s: u64,
+    /// Give up on a conversation (an analytics batch) this long after its first request,
+    /// retries and waits included: it is marked failed.
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Genesys Cloud API")]
+    pub deadline: u64,
     /// Parser threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
@@ -233,7 +236,7 @@ impl Config {
                 max_retries: args.max_retries,
                 batch_size: args.batch_size.into(),
                 backoff_base: Duration::from_millis(args.backoff_base_ms),
-                deadline: Duration::from_secs(args.conversation_deadline_s.max(1)),
+                deadline: Duration::from_secs(args.deadline),
             },
             timeouts: http::Timeouts {
                 request: Duration::from_millis(args.request_timeout_ms.max(1)),

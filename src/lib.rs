@@ -139,21 +139,23 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let (enrichment, figures) = enrich(cfg, &correlation)?;
     let enriched = started.elapsed();
 
-    let colour = colour(cfg);
-    let write = |w: &mut dyn Write| {
-        output::write(
-            cfg.format,
-            cfg.summary,
-            colour,
-            w,
-            &correlation,
-            &enrichment,
-            cfg.threads,
-        )
+    let opts = output::Options {
+        format: cfg.format,
+        summary: cfg.summary,
+        colour: colour(cfg),
+        threads: cfg.threads,
     };
+    let run = output::Run {
+        inputs: sources.len(),
+        counts: &counts,
+        conversations: correlation.groups.len(),
+        enrichment: figures.as_ref(),
+    };
+    let write = |w: &mut dyn Write| output::write(&opts, &run, w, &correlation, &enrichment);
     match &cfg.output {
         Some(path) => write_atomically(path, |w| write(w))?,
-        None => write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock()))?,
+        None => write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock()))
+            .context("stdout: write failed")?,
     }
     let elapsed = started.elapsed();
 

@@ -2,8 +2,12 @@
 //! inputs generated in temporary directories. Every output is parsed back — JSON, CSV and the
 //! stderr summary — and checked field by field, never grepped.
 
+#[path = "durable/mod.rs"]
+mod durable;
 #[path = "enrich/mod.rs"]
 mod enrich;
+#[path = "hardening/mod.rs"]
+mod hardening;
 #[path = "ux/mod.rs"]
 mod ux;
 

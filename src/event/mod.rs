@@ -420,6 +420,7 @@ enum When {
 impl When {
     fn millis(self, field: &str) -> Result<i64, String> {
         match self {
+            When::Millis(v) if !v.is_finite() => Err(format!("{field} is a number out of range")),
             When::Millis(v) => time::from_epoch_ms_f64(v)
                 .ok_or_else(|| format!("{field} {v} is not a time in epoch milliseconds (0..=year 9999)")),
             When::Iso(s) => time::parse_rfc3339(&s).ok_or_else(|| {
@@ -521,6 +522,11 @@ mod tests {
     fn bad_times_are_errors_not_guesses() {
         let r = br#"{"id":"e1","detail":{"topicName":"v2.detail.events.conversation.c1.acd.start","eventBody":{"eventTime":1e300}}}"#;
         assert!(parse_record(r, false).unwrap_err().contains("eventTime"));
+        let r = br#"{"id":"e1","detail":{"topicName":"v2.detail.events.conversation.c1.acd.start","eventBody":{"eventTime":-1e400}}}"#;
+        assert_eq!(
+            parse_record(r, false).unwrap_err(),
+            "eventTime is a number out of range"
+        );
         let r = br#"{"id":"e1","detail":{"topicName":"v2.detail.events.conversation.c1.acd.start","eventBody":{"eventTime":"soon"}}}"#;
         assert!(parse_record(r, false).unwrap_err().contains("ISO-8601"));
         let r = br#"{"id":"e1","detail":{"topicName":"v2.detail.events.conversation.c1.acd.start","eventBody":{}}}"#;
@@ -586,6 +592,23 @@ mod tests {
             "[],".repeat(500)
         );
         assert!(parse_record(wide.as_bytes(), false).is_ok());
+    }
+
+    #[test]
+    fn every_path_refuses_raw_control_characters() {
+        let ok = br#"{"id":"e1","detail":{"topicName":"v2.detail.events.conversation.c1.acd.start","eventBody":{"eventTime":5,"ani":"@"}}}"#;
+        let ok = String::from_utf8_lossy(ok);
+        for bad in ["a\u{0}b", "a\tb", "\u{1b}[31m"] {
+            let raw = ok.replace('@', bad);
+            // The same record with an escape in a string gcorr reads takes the slow path.
+            let escaped = raw.replace("\"e1\"", "\"\\u0065\"");
+            for r in [&raw, &escaped] {
+                for digest in [false, true] {
+                    let e = parse_record(r.as_bytes(), digest).unwrap_err();
+                    assert!(e.to_lowercase().contains("control character"), "{e}: {r:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! another type, a repeated key, anything that does not look like JSON. The caller then parses
 //! the record with the full deserializer, which handles every case and words the errors, so the
 //! walk never decides that a record is invalid. Skipped values are checked for structure only
-//! (strings closed, brackets matched); UTF-8 is checked for the whole record.
+//! (strings closed, brackets matched); UTF-8 is checked for the whole record, and raw control
+//! characters in strings, which JSON forbids, make it give up too (so a record's fate never
+//! depends on which path read it).
 
 use std::borrow::Cow;
 
@@ -17,12 +19,18 @@ use super::{Body, Detail, Record, Str, When};
 struct Walk<'a> {
     b: &'a [u8],
     i: usize,
+    /// The record holds a byte below 0x20 somewhere: each string must be checked for one.
+    careful: bool,
 }
 
 /// Reads a record, or `None` when the full deserializer must decide.
 pub(super) fn record(bytes: &[u8]) -> Option<Record<'_, Detail<'_>>> {
     simdutf8::basic::from_utf8(bytes).ok()?;
-    let mut w = Walk { b: bytes, i: 0 };
+    let mut w = Walk {
+        b: bytes,
+        i: 0,
+        careful: has_control(bytes),
+    };
     let mut rec = Record {
         id: Str(None),
         time: Str(None),
@@ -96,7 +104,12 @@ impl<'a> Walk<'a> {
             return None;
         }
         self.i = start + k + 1;
-        Some(&self.b[start..start + k])
+        self.clean(&self.b[start..start + k])
+    }
+
+    /// `text`, the inside of a string, unless it holds a raw control character.
+    fn clean(&self, text: &'a [u8]) -> Option<&'a [u8]> {
+        (!self.careful || !has_control(text)).then_some(text)
     }
 
     fn string(&mut self) -> Option<Str<'a>> {
@@ -199,11 +212,12 @@ impl<'a> Walk<'a> {
 
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
+        let start = self.i;
         loop {
             let k = memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
             self.i += k + 1;
             if self.b[self.i - 1] == b'"' {
-                return Some(());
+                return self.clean(&self.b[start..self.i - 1]).map(|_| ());
             }
             self.i += 1; // the escaped byte
         }
@@ -250,6 +264,14 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Whether `bytes` hold a byte below 0x20 (a control character, or whitespace outside strings).
+/// Branch-free over blocks, so it runs at memory speed on the common record that has none.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(64)
+        .any(|block| block.iter().fold(false, |any, &b| any | (b < 0x20)))
+}
+
 fn once(seen: &mut u32, bit: u32) -> Option<()> {
     (*seen & bit == 0).then(|| *seen |= bit)
 }
@@ -288,7 +310,7 @@ mod tests {
 
     #[test]
     fn gives_up_on_what_it_does_not_handle() {
-        let hard: [&[u8]; 8] = [
+        let hard: [&[u8]; 11] = [
             br#"{"id":"e\u0031","detail":{}}"#,        // an escape in a needed string
             br#"{"event_id":7,"conversationId":"c"}"#, // a number where a string is read
             br#"{"id":"a","id":"b"}"#,                 // a repeated key
@@ -297,6 +319,9 @@ mod tests {
             br#"{"id":"a","x":[1,{"y":"\"}"]"#, // a cut container
             b"{\"id\":\"\xff\"}",               // not UTF-8
             br#"{"id":"a","x":"ends with \"#,
+            b"{\"id\":\"a\x00b\"}",            // a raw control character in a string...
+            b"{\"id\":\"a\",\"x\":[\"\tb\"]}", // ...skipped or not
+            b"{\"id\":\"a\",\n\"x\":\"\x1b[31m\"}", // ...and where whitespace has some too
         ];
         for r in hard {
             assert!(fast(r).is_none(), "{}", String::from_utf8_lossy(r));

@@ -6,8 +6,10 @@
 //! - **values**: anything else — values concatenated with no separator (`{..}{..}`, what
 //!   Firehose writes), pretty-printed values, top-level arrays of events. A small resumable
 //!   scanner tracks strings and nesting to find where each value ends; positions are byte
-//!   offsets. A record cut short by the start of the next one (`}{` where JSON allows neither)
-//!   ends there, so one truncated record never swallows the rest of the file.
+//!   offsets. A record cut short by the start of the next one (a `{` where JSON allows none,
+//!   as in `}{` or `1{`) ends there, so one truncated record never swallows the rest of the
+//!   file. Bytes between records that cannot start one are skipped and reported as one run,
+//!   however long.
 //!
 //! Input is consumed in chunks of about [`CHUNK`] bytes; a [`Batch`] owns its chunk and the
 //! records are spans into it, so nothing is copied except a record straddling two chunks.
@@ -21,6 +23,8 @@ use memchr::{memchr, memchr3};
 pub const MAX_RECORD: usize = 16 << 20;
 /// Bytes read at a time.
 pub const CHUNK: usize = 1 << 20;
+/// The first read of an input asks for this much; later reads ask for more, up to [`CHUNK`].
+const FIRST_READ: usize = 16 << 10;
 
 /// Where a record starts in its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,11 +71,28 @@ struct Scan {
     depth: u32,
     in_str: bool,
     escaped: bool,
-    /// The last structural byte closed a container: a following `{` means a new record.
-    after_close: bool,
+    /// The last structural byte was `:`, `,` or `[`, the only places where JSON allows a `{`
+    /// inside a value: anywhere else a `{` starts a new record.
+    value_next: bool,
+    /// A byte JSON never has outside strings was seen: this is no JSON, and any `{` may be
+    /// the start of the next record.
+    foreign: bool,
     /// The last string ended in `{` at this index (see [`Scan::run`]).
     brace_quote: Option<usize>,
 }
+
+/// The bytes of numbers and of `true`, `false`, `null`: with whitespace, `"` and the
+/// structural `{}[]:,`, all that JSON has outside strings.
+static SCALAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let bytes = b"0123456789+-.eEtrufalsn";
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 enum Step {
     /// The value ends just before this index.
@@ -86,10 +107,12 @@ impl Scan {
     /// Scans `buf[from..]`, resuming this state.
     ///
     /// Besides finding where a value ends, it notices where a record was cut short and the
-    /// next one begins, using three things valid JSON never contains: a raw newline inside a
-    /// string; `}` followed by `{` inside a container; and a string ending in `{` followed by
-    /// something other than `:`, `,`, `}`, `]` — a record cut inside a string, whose next
-    /// record's first quote was taken for the closing one.
+    /// next one begins, using things valid JSON never contains: a raw newline inside a string;
+    /// inside a container, a `{` after anything but `:`, `,` or `[` (`}{`, `"x"{`, `1{`: a
+    /// record cut after a value), or after a byte that has no place outside strings (binary
+    /// junk); and a string ending in `{` followed by something other than `:`, `,`, `}`, `]`
+    /// — a record cut inside a string, whose next record's first quote was taken for the
+    /// closing one.
     fn run(&mut self, buf: &[u8], from: usize) -> Step {
         let mut i = from;
         while i < buf.len() {
@@ -130,19 +153,30 @@ impl Scan {
             match c {
                 b'"' => {
                     self.in_str = true;
-                    self.after_close = false;
+                    self.value_next = false;
                 }
-                b'{' if self.after_close && self.depth > 0 => return Step::Broken(i),
-                b'{' | b'[' => self.depth += 1,
+                b'{' if (!self.value_next || self.foreign) && self.depth > 0 => return Step::Broken(i),
+                b'{' => {
+                    self.depth += 1;
+                    self.value_next = false;
+                }
+                b'[' => {
+                    self.depth += 1;
+                    self.value_next = true;
+                }
                 b'}' | b']' => {
                     self.depth = self.depth.saturating_sub(1);
                     if self.depth == 0 {
                         return Step::Complete(i + 1);
                     }
-                    self.after_close = true;
+                    self.value_next = false;
                 }
+                b':' | b',' => self.value_next = true,
                 b' ' | b'\t' | b'\r' | b'\n' => {}
-                _ => self.after_close = false,
+                _ => {
+                    self.value_next = false;
+                    self.foreign |= !SCALAR[usize::from(c)];
+                }
             }
             i += 1;
         }
@@ -174,8 +208,12 @@ pub struct Framer<R> {
     scanned: usize,
     /// Discarding the rest of an oversized record.
     skipping: bool,
+    /// Inside a run of bytes that cannot start a record (values mode).
+    junk: Option<Junk>,
     /// Bytes wanted beyond `buf` on the next read (grows while one record spans many chunks).
     want: usize,
+    /// The most bytes asked of the reader at once (see [`Framer::fill`]).
+    read_size: usize,
 }
 
 impl<R: Read> Framer<R> {
@@ -191,7 +229,9 @@ impl<R: Read> Framer<R> {
             scan: Scan::default(),
             scanned: 0,
             skipping: false,
+            junk: None,
             want: CHUNK,
+            read_size: FIRST_READ,
         }
     }
 
@@ -212,6 +252,14 @@ impl<R: Read> Framer<R> {
                 self.base = 3;
             }
             let consumed = self.frame(&mut batch);
+            self.want = if consumed == 0 {
+                // The current record spans more than what is buffered: read twice as much as
+                // last time, but only up to just past the longest record (which is then skipped).
+                let room = (MAX_RECORD + CHUNK).saturating_sub(self.buf.len());
+                (self.want * 2).min(room).max(CHUNK)
+            } else {
+                CHUNK
+            };
             // Hand over everything framed; keep the unconsumed tail for next time.
             let tail = self.buf.split_off(consumed);
             batch.data = std::mem::replace(&mut self.buf, tail);
@@ -222,33 +270,32 @@ impl<R: Read> Framer<R> {
             if self.eof && self.buf.is_empty() {
                 return None;
             }
-            if consumed == 0 {
-                // The current record spans more than what is buffered: read more at once.
-                self.want = (self.want * 2).min(MAX_RECORD + CHUNK);
-            }
         }
     }
 
+    /// Reads `want` more bytes, or up to the end of the input. The buffer is zeroed before each
+    /// read, so each read asks for at most `read_size` bytes, which starts at [`FIRST_READ`] and
+    /// doubles up to [`CHUNK`] while the input fills every read: a small file costs a small
+    /// buffer, a large one is read a chunk at a time.
     fn fill(&mut self) -> io::Result<()> {
         let target = self.buf.len() + self.want;
-        self.want = CHUNK;
-        let mut len = self.buf.len();
-        self.buf.resize(target, 0);
-        while len < target {
-            match self.reader.read(&mut self.buf[len..]) {
+        while self.buf.len() < target {
+            let len = self.buf.len();
+            let asked = self.read_size.min(target - len);
+            self.buf.resize(len + asked, 0);
+            let got = self.reader.read(&mut self.buf[len..]);
+            self.buf.truncate(len + got.as_ref().map_or(0, |n| *n));
+            match got {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => len += n,
+                Ok(n) if n == asked => self.read_size = (self.read_size * 2).min(CHUNK),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
-        self.buf.truncate(len);
         Ok(())
     }
 
@@ -351,6 +398,10 @@ impl<R: Read> Framer<R> {
             if self.scanned == 0 && !self.skipping {
                 // Between records.
                 while i < len {
+                    if self.junk.is_some() {
+                        i = self.skip_junk(i, batch);
+                        continue;
+                    }
                     match self.buf[i] {
                         b' ' | b'\t' | b'\r' | b'\n' => i += 1,
                         b',' if self.in_array => i += 1,
@@ -363,20 +414,7 @@ impl<R: Read> Framer<R> {
                             i += 1;
                         }
                         b'{' | b'[' => break,
-                        _ => {
-                            // Not JSON we can use: skip to the next plausible record start.
-                            let from = i;
-                            let next = memchr(b'{', &self.buf[i..]).map(|k| i + k);
-                            i = next.unwrap_or(len);
-                            let n = i - from;
-                            let what = if n == 1 {
-                                "1 byte".to_owned()
-                            } else {
-                                format!("{n} bytes")
-                            };
-                            let at = Pos::Offset(self.base + from as u64);
-                            batch.problems.push((at, format!("not JSON: {what} skipped")));
-                        }
+                        _ => i = self.skip_junk(i, batch),
                     }
                 }
                 if i == len {
@@ -439,10 +477,49 @@ impl<R: Read> Framer<R> {
                 }
             }
         }
+        if self.eof {
+            self.end_junk(batch);
+        }
         // While skipping, `scanned` stays 0 and the scan state carries over.
         self.base += i as u64;
         i
     }
+
+    /// Skips bytes that cannot start a record, from `buf[from]` up to the next `{`, and
+    /// returns where it stopped. A run that reaches the end of the buffer goes on in the next
+    /// one: however long, it is reported once, when it ends.
+    fn skip_junk(&mut self, from: usize, batch: &mut Batch) -> usize {
+        let at = self.base + from as u64;
+        let next = memchr(b'{', &self.buf[from..]).map(|k| from + k);
+        let end = next.unwrap_or(self.buf.len());
+        self.junk.get_or_insert(Junk { at, len: 0 }).len += (end - from) as u64;
+        if next.is_some() {
+            self.end_junk(batch);
+        }
+        end
+    }
+
+    /// Reports the run of junk bytes that just ended, if any.
+    fn end_junk(&mut self, batch: &mut Batch) {
+        if let Some(Junk { at, len }) = self.junk.take() {
+            let what = if len == 1 {
+                "1 byte".to_owned()
+            } else {
+                format!("{len} bytes")
+            };
+            batch
+                .problems
+                .push((Pos::Offset(at), format!("not JSON: {what} skipped")));
+        }
+    }
+}
+
+/// A run of bytes between records that cannot start one.
+#[derive(Clone, Copy, Debug)]
+struct Junk {
+    /// Stream offset of its first byte.
+    at: u64,
+    len: u64,
 }
 
 fn too_long() -> String {
@@ -547,6 +624,22 @@ mod tests {
         assert_eq!(texts(&r), [r#"{"a":{"b":1}"#, r#"{"c":2}"#, r#"{"d":3}"#]);
         let (r, _) = frame(b"{\"c\":2}{\"a\":");
         assert_eq!(texts(&r), ["{\"c\":2}", "{\"a\":"]);
+        // Cut after a number, a string, a literal, or at the start of a key.
+        let (r, _) = frame(br#"{"a":1{"b":"x"{"c":true{{"d":[{"e":4},{}]}"#);
+        assert_eq!(
+            texts(&r),
+            [
+                r#"{"a":1"#,
+                r#"{"b":"x""#,
+                r#"{"c":true"#,
+                "{",
+                r#"{"d":[{"e":4},{}]}"#
+            ]
+        );
+        // Binary junk inside a record: any `{` after it may start the next record, even where
+        // JSON would allow a nested one (after `,`).
+        let (r, _) = frame(b"{\x86\x00M,{\"a\":[{}]}");
+        assert_eq!(texts(&r), ["{\u{fffd}\u{0}M,", "{\"a\":[{}]}"]);
     }
 
     #[test]
@@ -585,6 +678,38 @@ mod tests {
         let (r, p) = frame(b"\x00\x01garbage{\"a\":1}");
         assert_eq!(texts(&r), ["{\"a\":1}"]);
         assert_eq!(p, [(Pos::Offset(0), "not JSON: 9 bytes skipped".to_owned())]);
+    }
+
+    #[test]
+    fn a_run_of_junk_is_one_problem_however_long() {
+        let mut input = b"{\"a\":1}".to_vec();
+        input.extend(std::iter::repeat_n(0u8, 3 * CHUNK + 5));
+        input.extend(b" \n{\"b\":2}\x00\x00");
+        let (r, p) = frame_with(&input, 1 << 16);
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":2}"]);
+        let n = 3 * CHUNK + 7;
+        assert_eq!(
+            p,
+            [
+                (Pos::Offset(7), format!("not JSON: {n} bytes skipped")),
+                (
+                    Pos::Offset(7 + n as u64 + 7),
+                    "not JSON: 2 bytes skipped".to_owned()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn small_inputs_are_read_with_small_buffers() {
+        let mut f = Framer::new(&b"{\"a\":1}\n"[..]);
+        let batch = f.next_batch().unwrap();
+        assert_eq!(batch.records.len(), 1);
+        assert!(
+            batch.data.capacity() < 4 * FIRST_READ,
+            "{}",
+            batch.data.capacity()
+        );
     }
 
     #[test]

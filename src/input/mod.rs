@@ -107,7 +107,13 @@ pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> 
         None => Box::new(io::stdin()),
         Some(p) => Box::new(File::open(p).context("cannot open")?),
     };
-    let mut reader = BufReader::with_capacity(256 << 10, Counting { inner: raw, read });
+    decode(Box::new(Counting { inner: raw, read }))
+}
+
+/// Wraps a raw stream: decompressed when it starts with gzip's magic bytes (one or several
+/// members), as is otherwise. The content decides, never a file name.
+pub fn decode(raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
+    let mut reader = BufReader::with_capacity(256 << 10, raw);
     let head = reader.fill_buf().context("cannot read")?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))

@@ -5,6 +5,7 @@
 //! chunk of timelines, and what comes before and after them.
 
 mod csv;
+mod html;
 mod json;
 mod table;
 
@@ -15,8 +16,9 @@ use std::sync::mpsc::sync_channel;
 
 use anyhow::Result;
 
-use crate::api::Outcome;
+use crate::api::{Figures, Outcome};
 use crate::correlate::{Correlation, Group};
+use crate::report::Counts;
 use crate::timeline::Timeline;
 
 /// The formats `--format` accepts.
@@ -30,6 +32,19 @@ pub enum Format {
     Csv,
     /// One aligned line per conversation, for reading in a terminal (coloured there).
     Table,
+    /// One self-contained HTML report to open in a browser: the run summary, a sortable,
+    /// filterable overview and, per conversation, a swimlane timeline (with --summary: the
+    /// overview only).
+    Html,
+}
+
+/// What the run knows besides the timelines, for formats that show it (html).
+pub struct Run<'a> {
+    pub inputs: usize,
+    pub counts: &'a Counts,
+    pub conversations: usize,
+    /// The enrichment figures, when there was enrichment.
+    pub enrichment: Option<&'a Figures>,
 }
 
 /// How one format lays out timelines.
@@ -49,33 +64,49 @@ pub(crate) trait Encoder: Sync {
     }
 }
 
-fn encoder(format: Format, summary: bool, colour: bool) -> Box<dyn Encoder> {
-    match format {
+fn encoder(format: Format, summary: bool, colour: bool, run: &Run) -> Result<Box<dyn Encoder>> {
+    Ok(match format {
         Format::Ndjson => Box::new(json::Lines),
         Format::Json => Box::new(json::Array),
         Format::Csv if summary => Box::new(csv::Conversations),
         Format::Csv => Box::new(csv::Events),
         Format::Table => Box::new(table::Table { colour }),
-    }
+        Format::Html => Box::new(html::Html::new(run, summary)?),
+    })
 }
 
 /// Conversations encoded per chunk: large enough to amortise hand-offs, small enough to
 /// keep a few in flight.
 const CHUNK: usize = 256;
 
-/// Writes every timeline of `c` in `format`, encoding on `threads` threads; `enrichment`
-/// holds each conversation's outcome, in the order of `c.groups`; `colour` lets formats that
-/// can (table) write ANSI colours.
+/// How to write: the format and its variations.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub format: Format,
+    /// `--summary`: no event lists.
+    pub summary: bool,
+    /// Formats that can (table) write ANSI colours.
+    pub colour: bool,
+    /// Encoding threads.
+    pub threads: usize,
+}
+
+/// Writes every timeline of `c`; `enrichment` holds each conversation's outcome, in the
+/// order of `c.groups`; `run` is the run summary for formats that show it (html).
 pub fn write<W: Write + ?Sized>(
-    format: Format,
-    summary: bool,
-    colour: bool,
+    opts: &Options,
+    run: &Run,
     out: &mut W,
     c: &Correlation,
     enrichment: &[Outcome],
-    threads: usize,
 ) -> Result<()> {
-    let enc = encoder(format, summary, colour);
+    let Options {
+        format,
+        summary,
+        colour,
+        threads,
+    } = *opts;
+    let enc = encoder(format, summary, colour, run)?;
     let mut buf = Vec::new();
     enc.header(&mut buf)?;
     out.write_all(&buf)?;

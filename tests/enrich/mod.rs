@@ -11,6 +11,8 @@
 
 mod events;
 mod fake;
+mod resume;
+mod soak;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
@@ -155,9 +157,14 @@ impl Gcorr {
     }
 
     fn run(self) -> Out {
+        self.run_for(Duration::from_secs(90))
+    }
+
+    /// Runs to the end, killed after `limit`.
+    fn run_for(self, limit: Duration) -> Out {
         let started = Instant::now();
         let mut cmd = assert_cmd::Command::from_std(self.cmd);
-        cmd.timeout(Duration::from_secs(90));
+        cmd.timeout(limit);
         let out = cmd.output().expect("gcorr runs");
         Out::new(out, started.elapsed())
     }
@@ -1652,6 +1659,29 @@ fn stalled_answers_time_out_and_are_retried() {
     for id in &stalled {
         assert_eq!(fake.log.requests_for(id).len(), 2);
     }
+}
+
+#[test]
+fn deadline_bounds_the_time_spent_on_one_conversation() {
+    let ids = ids("deadline", 6);
+    // Every answer takes 3 s: each conversation is abandoned after its 1 s deadline.
+    let fake = Fake::start(FakeConfig {
+        faults: Faults {
+            latency: Latency::Fixed(Duration::from_secs(3)),
+            ..Faults::default()
+        },
+        ..FakeConfig::default()
+    });
+    let case = Case::new(&ids);
+    let out = Gcorr::against(&fake, &case)
+        .args(["--deadline", "1", "--concurrency", "6"])
+        .run();
+    out.expect(3).expect_all(&ids, "failed");
+    for id in &ids {
+        let error = out.enrichment(id)["error"].as_str().unwrap_or_default();
+        assert!(error.contains("gave up after 1 s"), "{id}: {error}");
+    }
+    assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! checked against the JSON timelines of the same input), `completions`, `man`, `--version`
 //! and `--help`.
 
+mod report;
+
 use std::collections::BTreeMap;
 use std::process::{Command as Process, Stdio};
 
