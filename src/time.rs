@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// Latest instant accepted: 9999-12-31T23:59:59.999Z.
-pub const MAX_MS: i64 = 253_402_300_799_999;
+/// Latest instant accepted, as a number or as text: 9999-12-30T22:00:00.999Z, the end of the
+/// range every ISO-8601 offset can express (jiff's `Timestamp::MAX`).
+pub const MAX_MS: i64 = 253_402_207_200_999;
 
 /// Parses an ISO-8601 / RFC 3339 timestamp with an offset (`2022-04-06T09:30:45.013Z`).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -122,7 +123,13 @@ mod tests {
         );
         assert!(parse_instant("yesterday").is_err());
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
-        assert_eq!(Millis(MAX_MS).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Millis(MAX_MS).to_string(), "9999-12-30T22:00:00.999Z");
+        assert_eq!(MAX_MS, jiff::Timestamp::MAX.as_millisecond());
+        // The latest instant reads the same as a number and as text; one later, neither.
+        assert_eq!(parse_rfc3339("9999-12-30T22:00:00.999Z"), Some(MAX_MS));
+        assert_eq!(from_epoch_ms_f64(MAX_MS as f64), Some(MAX_MS));
+        assert_eq!(parse_rfc3339("9999-12-30T22:00:01Z"), None);
+        assert_eq!(from_epoch_ms_f64((MAX_MS + 1) as f64), None);
     }
 
     #[test]

@@ -82,7 +82,11 @@ impl Encoder for Table {
     ) -> Result<()> {
         for t in timelines {
             let syms = t.syms();
-            let media: Vec<String> = t.media_types.iter().map(|&m| syms.to_string(m)).collect();
+            let media: Vec<String> = t
+                .media_types
+                .iter()
+                .map(|&m| printable(&syms.to_string(m)))
+                .collect();
             let media = if media.is_empty() {
                 "-".to_owned()
             } else {
@@ -96,10 +100,27 @@ impl Encoder for Table {
             self.cell(out, 3, t.event_count(), "")?;
             self.cell(out, 4, duplicates, if duplicates > 0 { YELLOW } else { DIM })?;
             self.cell(out, 5, status.name(), status_style(status))?;
-            writeln!(out, "{}", syms.to_string(t.conversation_id()))?;
+            writeln!(out, "{}", printable(&syms.to_string(t.conversation_id())))?;
         }
         Ok(())
     }
+}
+
+/// `text` safe for a terminal: control characters (an escape sequence hidden in an id would
+/// otherwise drive the terminal) are written as Rust-style escapes, `\u{1b}`.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn status_style(s: Status) -> &'static str {
@@ -151,6 +172,14 @@ mod tests {
         ] {
             assert_eq!(humanise(ms), text, "{ms}");
         }
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("voice"), "voice");
+        assert_eq!(printable("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(printable("tab\there\n"), "tab\\there\\n");
+        assert_eq!(printable("café → ü"), "café → ü");
     }
 
     #[test]

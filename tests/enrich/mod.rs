@@ -10,7 +10,7 @@
 //! seconds, not minutes.
 
 mod events;
-mod fake;
+pub(crate) mod fake;
 mod resume;
 mod soak;
 
