@@ -5,8 +5,8 @@
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain the sanitizer flags
 # are unlocked with RUSTC_BOOTSTRAP=1. Crashes land in fuzz/artifacts/<target>/; minimise one
-# with `cargo fuzz tmin <target> <file>` and add it to tests/fuzz_regressions/<target>/, which
-# `cargo test` replays. Not part of CI: a run takes minutes per target.
+# with `cargo fuzz tmin <target> <file>` and keep it as a unit test beside the code it broke.
+# Not part of CI: a run takes minutes per target.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${1:-600}
@@ -21,9 +21,7 @@ seed() { # seed TARGET: whole fixture files for framing, single records for reco
     local dir=corpus/$1
     mkdir -p "$dir"
     local f
-    local from=(../fixtures)
-    [ -d ../tests/fuzz_regressions/"$1" ] && from+=(../tests/fuzz_regressions/"$1")
-    find "${from[@]}" -type f ! -name '*.md' | sort | while read -r f; do
+    find ../fixtures -type f ! -name '*.md' | sort | while read -r f; do
         if [ "$1" = framing ]; then
             head -c 65536 "$f" > "$dir/seed-$(basename "$f")"
         else

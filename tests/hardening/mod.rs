@@ -1169,3 +1169,35 @@ fn a_tree_of_10000_small_files() {
     assert_eq!(c.report["inputs"], 10_000);
     assert!(c.elapsed < Duration::from_secs(20), "{:?}", c.elapsed);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memory per kept event
+// ---------------------------------------------------------------------------------------------
+
+/// The README's bound: what one more kept event costs at the peak of a run (the event, its
+/// share of the dedup set, the interned ids and the grouping), measured as the growth of peak
+/// memory between a small and a large input, so fixed costs cancel out. Both sizes are powers
+/// of two, so the event vectors are full at both, not one just doubled.
+const BYTES_PER_EVENT: f64 = 400.0;
+
+#[test]
+fn memory_per_kept_event_is_bounded() {
+    let dir = tempdir();
+    let runs: Vec<(u64, f64)> = [8_192, 65_536]
+        .into_iter()
+        .map(|n| {
+            let name = format!("{n}.ndjson");
+            write(&dir.path().join(&name), ndjson(&super::many_records(n)));
+            let c = gcorr(dir.path(), &["correlate", &name]);
+            (c.count("unique_events"), c.peak_mb * 1024.0 * 1024.0)
+        })
+        .collect();
+    let ((small, small_peak), (large, large_peak)) = (runs[0], runs[1]);
+    let per_event = (large_peak - small_peak) / (large - small) as f64;
+    eprintln!(
+        "peak memory: {:.1} MB for {small} events, {:.1} MB for {large}: {per_event:.0} bytes per kept event",
+        small_peak / 1e6,
+        large_peak / 1e6
+    );
+    assert!(per_event < BYTES_PER_EVENT, "{per_event:.0} bytes per kept event");
+}
