@@ -78,6 +78,13 @@ fn killed_mid_fetch_resumes_from_the_cache() {
         .collect();
     let missing: BTreeSet<String> = ids.iter().filter(|id| !cached.contains(*id)).cloned().collect();
     assert_eq!(asked, missing, "the rerun fetches exactly what is missing");
+    eprintln!(
+        "resume: killed with {answered} of {} answered and {} cached; the rerun fetched {} in {:?}",
+        ids.len(),
+        cached.len(),
+        asked.len(),
+        rerun.elapsed
+    );
     for id in &ids {
         let want = if cached.contains(id) { "cached" } else { "ok" };
         assert_eq!(rerun.status(id), want, "{id}");
