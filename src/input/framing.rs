@@ -23,8 +23,6 @@ use memchr::{memchr, memchr3};
 pub const MAX_RECORD: usize = 16 << 20;
 /// Bytes read at a time.
 pub const CHUNK: usize = 1 << 20;
-/// The first read of an input asks for this much; later reads ask for more, up to [`CHUNK`].
-const FIRST_READ: usize = 16 << 10;
 
 /// Where a record starts in its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -212,8 +210,6 @@ pub struct Framer<R> {
     junk: Option<Junk>,
     /// Bytes wanted beyond `buf` on the next read (grows while one record spans many chunks).
     want: usize,
-    /// The most bytes asked of the reader at once (see [`Framer::fill`]).
-    read_size: usize,
 }
 
 impl<R: Read> Framer<R> {
@@ -231,7 +227,6 @@ impl<R: Read> Framer<R> {
             skipping: false,
             junk: None,
             want: CHUNK,
-            read_size: FIRST_READ,
         }
     }
 
@@ -273,28 +268,15 @@ impl<R: Read> Framer<R> {
         }
     }
 
-    /// Reads `want` more bytes, or up to the end of the input. The buffer is zeroed before each
-    /// read, so each read asks for at most `read_size` bytes, which starts at [`FIRST_READ`] and
-    /// doubles up to [`CHUNK`] while the input fills every read: a small file costs a small
-    /// buffer, a large one is read a chunk at a time.
+    /// Reads `want` more bytes, or up to the end of the input, into reserved but never zeroed
+    /// memory (a small file touches only the pages it fills). What was read before an error
+    /// is kept.
     fn fill(&mut self) -> io::Result<()> {
-        let target = self.buf.len() + self.want;
-        while self.buf.len() < target {
-            let len = self.buf.len();
-            let asked = self.read_size.min(target - len);
-            self.buf.resize(len + asked, 0);
-            let got = self.reader.read(&mut self.buf[len..]);
-            self.buf.truncate(len + got.as_ref().map_or(0, |n| *n));
-            match got {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) if n == asked => self.read_size = (self.read_size * 2).min(CHUNK),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        self.buf.reserve_exact(self.want);
+        let want = self.want as u64;
+        let got = (&mut self.reader).take(want).read_to_end(&mut self.buf)?;
+        if (got as u64) < want {
+            self.eof = true;
         }
         Ok(())
     }
@@ -697,18 +679,6 @@ mod tests {
                     "not JSON: 2 bytes skipped".to_owned()
                 )
             ]
-        );
-    }
-
-    #[test]
-    fn small_inputs_are_read_with_small_buffers() {
-        let mut f = Framer::new(&b"{\"a\":1}\n"[..]);
-        let batch = f.next_batch().unwrap();
-        assert_eq!(batch.records.len(), 1);
-        assert!(
-            batch.data.capacity() < 4 * FIRST_READ,
-            "{}",
-            batch.data.capacity()
         );
     }
 
