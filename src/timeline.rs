@@ -4,15 +4,12 @@
 //! the participants seen in the events, merges in what the API said about the conversation,
 //! and serialises straight to the output format without materialising copies of the events.
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-
 use crate::api::Outcome;
 use crate::api::model::Session;
 use crate::correlate::{Correlation, Event, EventId, Group};
 use crate::ids::Uuid;
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
-use crate::time::Millis;
 use crate::vocab;
 
 /// A change of media type along the ordered events.
@@ -214,136 +211,4 @@ fn merge<'a>(syms: &Interner, seen: Vec<Seen>, enrichment: &'a Outcome) -> Vec<P
         sessions: &[],
     }));
     out
-}
-
-/// A symbol serialised as its text.
-struct S<'a>(&'a Interner, Sym);
-
-impl Serialize for S<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        s.serialize_str(self.0.text(self.1, &mut [0; 36]))
-    }
-}
-
-struct OptS<'a>(&'a Interner, Option<Sym>);
-
-impl Serialize for OptS<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        match self.1 {
-            Some(sym) => S(self.0, sym).serialize(s),
-            None => s.serialize_none(),
-        }
-    }
-}
-
-struct Syms<'a>(&'a Interner, &'a [Sym]);
-
-impl Serialize for Syms<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        s.collect_seq(self.1.iter().map(|&x| S(self.0, x)))
-    }
-}
-
-struct Time(i64);
-
-impl Serialize for Time {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        s.serialize_str(Millis(self.0).encode(&mut [0; 24]))
-    }
-}
-
-impl Serialize for Timeline<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let syms = self.syms();
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("conversation_id", &S(syms, self.conversation_id()))?;
-        m.serialize_entry("start", &Time(self.group.start))?;
-        m.serialize_entry("end", &Time(self.group.end))?;
-        m.serialize_entry("duration_ms", &self.duration_ms())?;
-        m.serialize_entry("media_types", &Syms(syms, &self.media_types))?;
-        m.serialize_entry("handoffs", &Handoffs(syms, &self.handoffs))?;
-        m.serialize_entry("event_count", &self.event_count())?;
-        m.serialize_entry("duplicates_dropped", &self.duplicates())?;
-        m.serialize_entry("participants", &self.participants)?;
-        if !self.summary {
-            m.serialize_entry("events", &Events(self))?;
-        }
-        m.serialize_entry("enrichment", self.enrichment)?;
-        m.end()
-    }
-}
-
-struct Handoffs<'a>(&'a Interner, &'a [Handoff]);
-
-impl Serialize for Handoffs<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let mut seq = s.serialize_seq(Some(self.1.len()))?;
-        for h in self.1 {
-            seq.serialize_element(&HandoffSer(self.0, h))?;
-        }
-        seq.end()
-    }
-}
-
-struct HandoffSer<'a>(&'a Interner, &'a Handoff);
-
-impl Serialize for HandoffSer<'_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("from", &S(self.0, self.1.from))?;
-        m.serialize_entry("to", &S(self.0, self.1.to))?;
-        m.serialize_entry("at", &Time(self.1.at))?;
-        m.end()
-    }
-}
-
-struct Events<'t, 'a>(&'t Timeline<'a>);
-
-impl Serialize for Events<'_, '_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let t = self.0;
-        let mut seq = s.serialize_seq(Some(t.event_count()))?;
-        for e in t.events() {
-            seq.serialize_element(&EventSer(t, e))?;
-        }
-        seq.end()
-    }
-}
-
-struct EventSer<'t, 'a>(&'t Timeline<'a>, &'a Event);
-
-thread_local! {
-    /// Reused for every event's `source`: no allocation per event.
-    static SOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-impl Serialize for EventSer<'_, '_> {
-    fn serialize<Z: Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
-        let (t, e) = (self.0, self.1);
-        let syms = t.syms();
-        let mut m = s.serialize_map(Some(12))?;
-        match e.id {
-            EventId::Text(sym) => m.serialize_entry("event_id", &S(syms, sym))?,
-            EventId::Uuid(_) => {
-                let mut buf = [0; 36];
-                m.serialize_entry("event_id", Uuid(e.id.uuid().expect("uuid")).encode(&mut buf))?
-            }
-        }
-        m.serialize_entry("time", &Time(e.time))?;
-        m.serialize_entry("event_type", &S(syms, e.kind))?;
-        m.serialize_entry("media_type", &OptS(syms, e.media))?;
-        m.serialize_entry("participant_id", &OptS(syms, e.participant))?;
-        m.serialize_entry("session_id", &OptS(syms, e.session))?;
-        m.serialize_entry("direction", &OptS(syms, e.direction))?;
-        m.serialize_entry("queue_id", &OptS(syms, e.queue))?;
-        m.serialize_entry("user_id", &OptS(syms, e.user))?;
-        m.serialize_entry("disconnect_type", &OptS(syms, e.disconnect))?;
-        m.serialize_entry("wrapup_code", &OptS(syms, e.wrapup))?;
-        SOURCE.with_borrow_mut(|buf| {
-            buf.clear();
-            t.write_source(e, buf);
-            m.serialize_entry("source", buf.as_str())
-        })?;
-        m.end()
-    }
 }

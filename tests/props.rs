@@ -11,7 +11,8 @@ use assert_cmd::Command;
 use gcorr::correlate::Store;
 use gcorr::event::{Parsed, parse_record};
 use gcorr::input::framing::{CHUNK, Framer, Pos};
-use gcorr::timeline::Timeline;
+use gcorr::output;
+use gcorr::report::Counts;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Value, json};
@@ -152,9 +153,25 @@ fn correlate(inputs: &[(&str, &[Spec])]) -> Vec<Value> {
     }
     let c = store.finish();
     let offline = gcorr::api::Outcome::skipped("offline: no Genesys Cloud credentials");
-    c.groups
-        .iter()
-        .map(|g| serde_json::to_value(Timeline::build(&c, g, &offline, false)).unwrap())
+    let enrichment = vec![offline; c.groups.len()];
+    let opts = output::Options {
+        format: output::Format::Ndjson,
+        summary: false,
+        colour: false,
+        threads: 2,
+    };
+    let counts = Counts::new(inputs.len());
+    let run = output::Run {
+        inputs: inputs.len(),
+        counts: &counts,
+        conversations: c.groups.len(),
+        enrichment: None,
+    };
+    let mut out = Vec::new();
+    output::write(&opts, &run, &mut out, &c, &enrichment).unwrap();
+    out.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
         .collect()
 }
 

@@ -1,8 +1,19 @@
-//! JSON output: JSON Lines (one timeline per line) and a single JSON array.
+//! JSON output: JSON Lines (one timeline per line) and a single JSON array, and the one
+//! encoding of a timeline as JSON that both (and the html report) use.
+//!
+//! A timeline is written field by field straight into the output buffer: ids, times and
+//! vocabulary words are copied as they are (they never need escaping), any other text goes
+//! through the JSON serializer, and so do the API's nested participants and the enrichment.
+//! The bytes are those a serde serializer would write for the same fields, in the same order.
 
 use anyhow::Result;
 
 use super::Encoder;
+use crate::correlate::{Event, EventId};
+use crate::ids::Uuid;
+use crate::input::framing::Pos;
+use crate::intern::{Interner, Sym};
+use crate::time::Millis;
 use crate::timeline::Timeline;
 
 pub struct Lines;
@@ -15,7 +26,7 @@ impl Encoder for Lines {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         for t in timelines {
-            sonic_rs::to_writer(&mut *out, &t)?;
+            timeline(&t, out)?;
             out.push(b'\n');
         }
         Ok(())
@@ -38,7 +49,7 @@ impl Encoder for Array {
     ) -> Result<()> {
         for (i, t) in timelines.enumerate() {
             out.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
-            sonic_rs::to_writer(&mut *out, &t)?;
+            timeline(&t, out)?;
         }
         Ok(())
     }
@@ -47,4 +58,125 @@ impl Encoder for Array {
         out.extend_from_slice(b"\n]\n");
         Ok(())
     }
+}
+
+/// Appends `t` as one compact JSON object.
+fn timeline(t: &Timeline, out: &mut Vec<u8>) -> Result<()> {
+    let syms = t.syms();
+    out.extend_from_slice(b"{\"conversation_id\":");
+    sym(out, syms, t.conversation_id())?;
+    out.extend_from_slice(b",\"start\":");
+    time(out, t.group.start);
+    out.extend_from_slice(b",\"end\":");
+    time(out, t.group.end);
+    out.extend_from_slice(b",\"duration_ms\":");
+    out.extend_from_slice(itoa::Buffer::new().format(t.duration_ms()).as_bytes());
+    out.extend_from_slice(b",\"media_types\":[");
+    for (i, &m) in t.media_types.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        sym(out, syms, m)?;
+    }
+    out.extend_from_slice(b"],\"handoffs\":[");
+    for (i, h) in t.handoffs.iter().enumerate() {
+        out.extend_from_slice(if i > 0 { b",{\"from\":" } else { b"{\"from\":" });
+        sym(out, syms, h.from)?;
+        out.extend_from_slice(b",\"to\":");
+        sym(out, syms, h.to)?;
+        out.extend_from_slice(b",\"at\":");
+        time(out, h.at);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"event_count\":");
+    out.extend_from_slice(itoa::Buffer::new().format(t.event_count()).as_bytes());
+    out.extend_from_slice(b",\"duplicates_dropped\":");
+    out.extend_from_slice(itoa::Buffer::new().format(t.duplicates()).as_bytes());
+    out.extend_from_slice(b",\"participants\":");
+    sonic_rs::to_writer(&mut *out, &t.participants)?;
+    if !t.summary {
+        out.extend_from_slice(b",\"events\":[");
+        for (i, e) in t.events().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            event(t, e, out)?;
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b",\"enrichment\":");
+    sonic_rs::to_writer(&mut *out, t.enrichment)?;
+    out.push(b'}');
+    Ok(())
+}
+
+fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
+    let syms = t.syms();
+    out.extend_from_slice(b"{\"event_id\":");
+    match e.id {
+        EventId::Text(s) => sym(out, syms, s)?,
+        EventId::Uuid(_) => plain(out, Uuid(e.id.uuid().expect("uuid")).encode(&mut [0; 36])),
+    }
+    out.extend_from_slice(b",\"time\":");
+    time(out, e.time);
+    out.extend_from_slice(b",\"event_type\":");
+    sym(out, syms, e.kind)?;
+    for (key, value) in [
+        (&b",\"media_type\":"[..], e.media),
+        (b",\"participant_id\":", e.participant),
+        (b",\"session_id\":", e.session),
+        (b",\"direction\":", e.direction),
+        (b",\"queue_id\":", e.queue),
+        (b",\"user_id\":", e.user),
+        (b",\"disconnect_type\":", e.disconnect),
+        (b",\"wrapup_code\":", e.wrapup),
+    ] {
+        out.extend_from_slice(key);
+        match value {
+            Some(s) => sym(out, syms, s)?,
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b",\"source\":");
+    text(out, &t.correlation.store.inputs[e.input as usize], |out| {
+        let (sep, n) = match e.pos() {
+            Pos::Line(l) => (b':', l),
+            Pos::Offset(o) => (b'@', o),
+        };
+        out.push(sep);
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    })?;
+    out.push(b'}');
+    Ok(())
+}
+
+fn sym(out: &mut Vec<u8>, syms: &Interner, s: Sym) -> Result<()> {
+    text(out, syms.text(s, &mut [0; 36]), |_| ())
+}
+
+fn time(out: &mut Vec<u8>, ms: i64) {
+    plain(out, Millis(ms).encode(&mut [0; 24]));
+}
+
+/// A JSON string of `s` followed by what `then` appends (digits and separators only).
+fn text(out: &mut Vec<u8>, s: &str, then: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        then(out);
+        out.push(b'"');
+    } else {
+        let mut whole = s.as_bytes().to_vec();
+        then(&mut whole);
+        let whole = String::from_utf8(whole).expect("text and ASCII digits");
+        sonic_rs::to_writer(&mut *out, &whole)?;
+    }
+    Ok(())
+}
+
+/// A string that needs no escaping (ids, times).
+fn plain(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
