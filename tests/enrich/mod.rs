@@ -1601,6 +1601,11 @@ fn total_outage_is_bounded() {
     let out = Gcorr::against(&fake, &case).args(["--concurrency", "8"]).run();
     out.expect(3).expect_all(&ids, "failed");
     let sent = fake.log.api_requests().len();
+    eprintln!(
+        "outage: {} conversations, {sent} requests, {:?}",
+        ids.len(),
+        out.elapsed
+    );
     assert!(sent < 200, "{sent} requests into a total outage");
     assert!(out.elapsed < Duration::from_secs(30), "{:?}", out.elapsed);
     for id in &ids {
