@@ -256,12 +256,32 @@ fn enrich(cfg: &Config, c: &correlate::Correlation) -> Result<(Vec<api::Outcome>
 /// Writes `path` through a temporary file in the same directory, renamed into place only once
 /// complete: an interrupted or killed run never leaves a half-written file. (No fsync: that
 /// guards against power loss, not against an interrupted run, and costs seconds on large
-/// outputs.)
+/// outputs.) A symbolic link is followed, so the file it names is replaced and the link stays.
+/// What is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is written to as it
+/// is: renaming a file over it would replace the device or pipe itself.
 fn write_atomically(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<&std::fs::File>) -> Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
+    let written = |file: &std::fs::File| -> Result<()> {
+        let mut w = BufWriter::with_capacity(256 << 10, file);
+        body(&mut w).with_context(|| format!("{}: write failed", path.display()))?;
+        w.flush()
+            .with_context(|| format!("{}: write failed", path.display()))
+    };
+    let existing = std::fs::metadata(path).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+        return written(&file);
+    }
+    let target = match std::fs::canonicalize(path) {
+        Ok(resolved) => resolved,
+        Err(_) => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
@@ -269,21 +289,16 @@ fn write_atomically(
         .prefix(".gcorr-")
         .tempfile_in(dir)
         .with_context(|| format!("{}: cannot create a file in this directory", dir.display()))?;
-    {
-        let mut w = BufWriter::with_capacity(256 << 10, tmp.as_file());
-        body(&mut w).with_context(|| format!("{}: write failed", path.display()))?;
-        w.flush()
-            .with_context(|| format!("{}: write failed", path.display()))?;
-    }
+    written(tmp.as_file())?;
     // A new file gets the usual mode for files (0644 under the common umask), not the
     // temporary file's 0600; an existing one keeps its own.
-    let mode = std::fs::metadata(path)
+    let mode = existing
         .map(|m| m.permissions())
-        .unwrap_or_else(|_| default_permissions());
+        .unwrap_or_else(default_permissions);
     tmp.as_file()
         .set_permissions(mode)
         .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.persist(path)
+    tmp.persist(&target)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
 }

@@ -132,3 +132,82 @@ fn a_full_disk_on_the_output_file_exits_1_and_keeps_the_old_file() {
         "{stderr}"
     );
 }
+
+/// What `-o` names is written through, not replaced, when it is not a regular file: a named
+/// pipe gets the output and stays a pipe; a device node (made here with mknod, as root) stays
+/// a device; a symbolic link stays a link and the file it names gets the output.
+#[cfg(unix)]
+#[test]
+fn output_to_a_pipe_a_device_or_a_link_keeps_it() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempdir();
+    let input = dir.path().join("in.ndjson");
+    write(&input, ndjson(&many_records(80)));
+    let expected = gcorr(dir.path())
+        .args(["correlate", "-q", "in.ndjson"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(!expected.is_empty());
+
+    let fifo = dir.path().join("pipe");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            fs::File::open(&fifo).unwrap().read_to_end(&mut got).unwrap();
+            got
+        })
+    };
+    let status = gcorr(dir.path())
+        .args(["correlate", "-q", "in.ndjson", "-o", "pipe"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        reader.join().unwrap(),
+        expected,
+        "the output went through the pipe"
+    );
+    assert!(
+        fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(),
+        "still a pipe"
+    );
+
+    fs::write(dir.path().join("real.ndjson"), OLD).unwrap();
+    std::os::unix::fs::symlink("real.ndjson", dir.path().join("link.ndjson")).unwrap();
+    let status = gcorr(dir.path())
+        .args(["correlate", "-q", "in.ndjson", "-o", "link.ndjson"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let link = fs::symlink_metadata(dir.path().join("link.ndjson")).unwrap();
+    assert!(link.file_type().is_symlink(), "still a link");
+    assert_eq!(fs::read(dir.path().join("real.ndjson")).unwrap(), expected);
+
+    // A null device of our own: /dev/null itself is never put at risk by a test.
+    let null = dir.path().join("null");
+    if Command::new("mknod")
+        .args([null.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let status = gcorr(dir.path())
+            .args(["correlate", "-q", "in.ndjson", "-o", "null"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let meta = fs::symlink_metadata(&null).unwrap();
+        assert!(meta.file_type().is_char_device(), "still a device");
+    } else {
+        eprintln!("mknod needs root: the device case was not run");
+    }
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".gcorr-"))
+        .collect();
+    assert!(left.is_empty(), "no temporary file left: {left:?}");
+}
