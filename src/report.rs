@@ -176,9 +176,9 @@ impl Summary<'_> {
     }
 }
 
-/// The run's figures as `--report` writes them.
+/// The run's counts, totalled over the inputs: what `--report` and the html report show.
 #[derive(serde::Serialize)]
-pub struct Report<'a> {
+pub struct Totals {
     pub inputs: usize,
     pub records: u64,
     pub invalid: u64,
@@ -187,6 +187,29 @@ pub struct Report<'a> {
     pub duplicates: u64,
     pub unique_events: u64,
     pub conversations: usize,
+}
+
+impl Totals {
+    pub fn new(inputs: usize, counts: &Counts, conversations: usize) -> Totals {
+        let t = counts.total();
+        Totals {
+            inputs,
+            records: t.records,
+            invalid: t.invalid,
+            not_conversation: t.not_conversation,
+            filtered: t.filtered,
+            duplicates: t.duplicates,
+            unique_events: t.kept,
+            conversations,
+        }
+    }
+}
+
+/// The run's figures as `--report` writes them.
+#[derive(serde::Serialize)]
+pub struct Report<'a> {
+    #[serde(flatten)]
+    pub totals: Totals,
     pub bytes_read: u64,
     pub elapsed_ms: u128,
     pub enrichment: Option<&'a Figures>,
@@ -200,16 +223,8 @@ impl<'a> Report<'a> {
         elapsed: Duration,
         enrichment: Option<&'a Figures>,
     ) -> Report<'a> {
-        let t = counts.total();
         Report {
-            inputs,
-            records: t.records,
-            invalid: t.invalid,
-            not_conversation: t.not_conversation,
-            filtered: t.filtered,
-            duplicates: t.duplicates,
-            unique_events: t.kept,
-            conversations,
+            totals: Totals::new(inputs, counts, conversations),
             bytes_read: counts.bytes,
             elapsed_ms: elapsed.as_millis(),
             enrichment,

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::json::Array;
 use super::{Encoder, Run};
 use crate::api::Figures;
+use crate::report::Totals;
 use crate::timeline::Timeline;
 
 /// The page: everything before the marker goes first, the data in its place, the rest last.
@@ -31,14 +32,8 @@ pub struct Html {
 #[derive(Serialize)]
 struct Meta<'a> {
     version: &'static str,
-    inputs: usize,
-    records: u64,
-    invalid: u64,
-    not_conversation: u64,
-    filtered: u64,
-    duplicates: u64,
-    unique_events: u64,
-    conversations: usize,
+    #[serde(flatten)]
+    totals: Totals,
     /// `--summary`: no events, so the page shows the overview only.
     summary: bool,
     enrichment: Option<&'a Figures>,
@@ -49,17 +44,9 @@ impl Html {
         let (before, after) = TEMPLATE
             .split_once(MARKER)
             .context("the report template has no data marker")?;
-        let t = run.counts.total();
         let meta = Meta {
             version: env!("GCORR_VERSION"),
-            inputs: run.inputs,
-            records: t.records,
-            invalid: t.invalid,
-            not_conversation: t.not_conversation,
-            filtered: t.filtered,
-            duplicates: t.duplicates,
-            unique_events: t.kept,
-            conversations: run.conversations,
+            totals: Totals::new(run.inputs, run.counts, run.conversations),
             summary,
             enrichment: run.enrichment,
         };
