@@ -15,7 +15,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 #[test]
-#[ignore = "a soak of several minutes: scripts/soak.sh"]
+#[ignore = "a soak of about 20 minutes: scripts/soak.sh"]
 fn soak_faults_under_load() {
     let n: usize = env_or("GCORR_SOAK_CONVERSATIONS", 20_000);
     let concurrency: usize = env_or("GCORR_SOAK_CONCURRENCY", 16);
