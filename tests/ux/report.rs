@@ -213,7 +213,12 @@ fn decode(s: &str) -> String {
 
 /// Writes the report of `args` (run in fixtures/) to a temporary directory.
 fn fixtures_report(dir: &Path, args: &[&str]) -> (PathBuf, String) {
-    let page = dir.join("report.html");
+    report_of(&crate::fixtures(), dir.join("report.html"), args)
+}
+
+/// `gcorr correlate events.ndjson --offline --cache-dir cache -f html -o PAGE ARGS` run in
+/// `cwd`: the page's path and text.
+fn report_of(cwd: &Path, page: PathBuf, args: &[&str]) -> (PathBuf, String) {
     let mut all = vec![
         "correlate",
         "events.ndjson",
@@ -226,7 +231,7 @@ fn fixtures_report(dir: &Path, args: &[&str]) -> (PathBuf, String) {
         page.to_str().unwrap(),
     ];
     all.extend_from_slice(args);
-    run(&all).ok();
+    run_in(cwd, &all).ok();
     let html = std::fs::read_to_string(&page).expect("the report is written");
     (page, html)
 }
@@ -389,23 +394,7 @@ fn hostile_strings_in_the_data_stay_text() {
         &dir.path().join(format!("cache/conversations/{enriched}.json")),
         serde_json::to_vec(&conversation).unwrap(),
     );
-    let page = dir.path().join("report.html");
-    run_in(
-        dir.path(),
-        &[
-            "correlate",
-            "events.ndjson",
-            "--offline",
-            "--cache-dir",
-            "cache",
-            "-f",
-            "html",
-            "-o",
-            "report.html",
-        ],
-    )
-    .ok();
-    let html = std::fs::read_to_string(&page).unwrap();
+    let (page, html) = report_of(dir.path(), dir.path().join("report.html"), &[]);
     assert!(!html.contains("<img"), "never markup in the file");
     assert!(html.contains(r"\u003cimg src=x"), "escaped inside the JSON");
     assert_eq!(html.matches("</script>").count(), 3, "no string closes a script");
