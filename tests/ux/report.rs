@@ -259,22 +259,12 @@ fn html_report_of_the_fixtures_shows_the_run_and_the_opened_timeline() {
     for t in &timelines {
         assert!(html.contains(id_of(t)), "{} is in the report", id_of(t));
     }
-    let again = dir.path().join("again.html");
-    run(&[
-        "correlate",
-        "events.ndjson",
-        "--offline",
-        "--cache-dir",
-        "cache",
-        "-f",
-        "html",
-        "--threads",
-        "1",
-        "-o",
-        again.to_str().unwrap(),
-    ])
-    .ok();
-    assert_eq!(std::fs::read_to_string(again).unwrap(), html, "byte-identical");
+    let (_, again) = report_of(
+        &crate::fixtures(),
+        dir.path().join("again.html"),
+        &["--threads", "1"],
+    );
+    assert_eq!(again, html, "byte-identical");
 
     let started = Instant::now();
     let dom = dump_dom(&page, &open(A));
