@@ -211,14 +211,19 @@ fn correlate(cfg: &Config) -> Result<Exit> {
 
 /// Fails before any work when `path` cannot be created: its directory is missing.
 fn check_writable_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     if !dir.is_dir() {
         anyhow::bail!("{}: no such directory", dir.display());
     }
     Ok(())
+}
+
+/// The directory a file named `path` is (or would be) in.
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Enriches every conversation from the API (or the cache), or marks them all skipped.
@@ -277,14 +282,8 @@ fn write_atomically(
             .with_context(|| format!("{}: cannot open for writing", path.display()))?;
         return written(&file);
     }
-    let target = match std::fs::canonicalize(path) {
-        Ok(resolved) => resolved,
-        Err(_) => path.to_path_buf(),
-    };
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = dir_of(&target);
     let tmp = tempfile::Builder::new()
         .prefix(".gcorr-")
         .tempfile_in(dir)

@@ -142,20 +142,17 @@ impl<'a> Timeline<'a> {
 
     /// `file:line` or `file@offset`.
     pub fn source(&self, e: &Event) -> String {
-        let mut out = String::new();
-        self.write_source(e, &mut out);
-        out
+        let (file, sep, n) = self.origin(e);
+        format!("{file}{sep}{n}")
     }
 
-    /// Appends `file:line` or `file@offset` to `out`.
-    pub fn write_source(&self, e: &Event, out: &mut String) {
-        out.push_str(&self.correlation.store.inputs[e.input as usize]);
-        let (sep, n) = match e.pos() {
-            Pos::Line(l) => (':', l),
-            Pos::Offset(o) => ('@', o),
-        };
-        out.push(sep);
-        out.push_str(itoa::Buffer::new().format(n));
+    /// Where `e` was read, in parts: the input's name, `:` and a line or `@` and an offset.
+    pub fn origin(&self, e: &Event) -> (&'a str, char, u64) {
+        let file = &self.correlation.store.inputs[e.input as usize];
+        match e.pos() {
+            Pos::Line(l) => (file, ':', l),
+            Pos::Offset(o) => (file, '@', o),
+        }
     }
 
     pub fn event_id(&self, e: &Event) -> String {

@@ -11,7 +11,6 @@ use anyhow::Result;
 use super::Encoder;
 use crate::correlate::{Event, EventId};
 use crate::ids::Uuid;
-use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
@@ -138,12 +137,9 @@ fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
         }
     }
     out.extend_from_slice(b",\"source\":");
-    text(out, &t.correlation.store.inputs[e.input as usize], |out| {
-        let (sep, n) = match e.pos() {
-            Pos::Line(l) => (b':', l),
-            Pos::Offset(o) => (b'@', o),
-        };
-        out.push(sep);
+    let (file, sep, n) = t.origin(e);
+    text(out, file, |out| {
+        out.push(sep as u8);
         out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     })?;
     out.push(b'}');

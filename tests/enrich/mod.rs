@@ -28,6 +28,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::GENESYS_ENV;
 use events::Ev;
 use fake::{
     CLIENT_ID, CLIENT_SECRET, DEFAULT_SEED, Fake, FakeConfig, Fault, Faults, IdSet, Kind, Known, Latency,
@@ -37,18 +38,6 @@ use fake::{
 // ---------------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------------
-
-/// Variables that configure gcorr's access to Genesys: never inherited from the host.
-const GENESYS_VARS: [&str; 8] = [
-    "GENESYSCLOUD_OAUTHCLIENT_ID",
-    "GENESYSCLOUD_OAUTHCLIENT_SECRET",
-    "GENESYS_CLIENT_ID",
-    "GENESYS_CLIENT_SECRET",
-    "GENESYSCLOUD_ACCESS_TOKEN",
-    "GENESYSCLOUD_REGION",
-    "GENESYS_ORG_DOMAIN",
-    "GENESYSCLOUD_API_REGION",
-];
 
 /// A proxy from the host would sit between gcorr and the fake.
 const PROXY_VARS: [&str; 8] = [
@@ -117,7 +106,7 @@ impl Gcorr {
                 cmd.env_remove(&k);
             }
         }
-        for k in GENESYS_VARS.iter().chain(PROXY_VARS.iter()) {
+        for k in GENESYS_ENV.iter().chain(PROXY_VARS.iter()) {
             cmd.env_remove(k);
         }
         cmd.env("HOME", &case.home);
@@ -150,7 +139,7 @@ impl Gcorr {
     }
 
     fn without_credentials(mut self) -> Gcorr {
-        for k in GENESYS_VARS {
+        for k in GENESYS_ENV {
             self.cmd.env_remove(k);
         }
         self
@@ -278,6 +267,14 @@ impl Out {
             assert_eq!(self.status(id), status, "{id}: {}", self.context());
         }
     }
+}
+
+/// A fake with these faults and defaults otherwise.
+fn with_faults(faults: Faults) -> Fake {
+    Fake::start(FakeConfig {
+        faults,
+        ..FakeConfig::default()
+    })
 }
 
 /// `enrichment` is `{status, error, http_status, attempts, correlation_id}` with those types.
@@ -745,15 +742,12 @@ fn fake_faults_are_reproducible_and_windows_recorded() {
     assert!(a[60..].iter().all(|&s| s == 200), "attempt 3 is never faulted");
 
     // A scripted 429 opens a window; a request inside it is reported.
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            script: vec![
-                (1, Fault::TooMany(RetryAfter::Seconds(2))),
-                (3, Fault::TooMany(RetryAfter::HttpDate(2))),
-            ],
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        script: vec![
+            (1, Fault::TooMany(RetryAfter::Seconds(2))),
+            (3, Fault::TooMany(RetryAfter::HttpDate(2))),
+        ],
+        ..Faults::default()
     });
     let token = get_token(&fake);
     let one = format!("/api/v2/conversations/{}", ids[0]);
@@ -781,17 +775,14 @@ fn fake_faults_are_reproducible_and_windows_recorded() {
 #[test]
 fn fake_transport_faults_misbehave_on_the_wire() {
     let ids = ids("fake-transport", 2);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            script: vec![
-                (1, Fault::Drop),
-                (2, Fault::Truncate),
-                (3, Fault::Oversize(Oversize::Declared)),
-                (4, Fault::Oversize(Oversize::Streamed)),
-            ],
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        script: vec![
+            (1, Fault::Drop),
+            (2, Fault::Truncate),
+            (3, Fault::Oversize(Oversize::Declared)),
+            (4, Fault::Oversize(Oversize::Streamed)),
+        ],
+        ..Faults::default()
     });
     assert!(fake.raw, "transport faults pick the raw server");
     let token = get_token(&fake);
@@ -872,12 +863,9 @@ fn fake_tokens_expire_and_get_revoked() {
 #[test]
 fn fake_measures_concurrency() {
     let ids = ids("fake-concurrency", 5);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            latency: Latency::Fixed(Duration::from_millis(300)),
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        latency: Latency::Fixed(Duration::from_millis(300)),
+        ..Faults::default()
     });
     let token = get_token(&fake);
     std::thread::scope(|s| {
@@ -1316,12 +1304,9 @@ fn unknown_conversations_are_not_found_and_exit_3() {
 #[test]
 fn forbidden_names_the_permission_and_stops_after_a_run() {
     let ids = ids("forbidden", 60);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            forbidden: IdSet::All,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        forbidden: IdSet::All,
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).args(["--concurrency", "4"]).run();
@@ -1348,12 +1333,9 @@ fn forbidden_names_the_permission_and_stops_after_a_run() {
 #[test]
 fn one_forbidden_conversation_does_not_stop_the_others() {
     let ids = ids("forbidden-one", 10);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            forbidden: IdSet::of([ids[4].clone()]),
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        forbidden: IdSet::of([ids[4].clone()]),
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).run();
@@ -1442,12 +1424,9 @@ fn analytics_missing_ids_are_not_found() {
 #[test]
 fn analytics_forbidden_names_its_permission() {
     let ids = ids("analytics-403", 5);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            forbidden: IdSet::All,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        forbidden: IdSet::All,
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).args(["--source", "analytics"]).run();
@@ -1521,13 +1500,10 @@ fn retry_after_http_date_is_honoured() {
 #[test]
 fn quota_breach_fails_the_rest_quickly() {
     let ids = ids("quota", 40);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            latency: Latency::Fixed(Duration::from_millis(20)),
-            quota_after: Some(6),
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        latency: Latency::Fixed(Duration::from_millis(20)),
+        quota_after: Some(6),
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).args(["--concurrency", "4"]).run();
@@ -1560,16 +1536,13 @@ fn quota_breach_fails_the_rest_quickly() {
 #[test]
 fn server_errors_are_retried_then_ok() {
     let ids = ids("5xx", 40);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            p500: 0.15,
-            p502: 0.15,
-            p503: 0.15,
-            p504: 0.15,
-            faulty_attempts: 2,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        p500: 0.15,
+        p502: 0.15,
+        p503: 0.15,
+        p504: 0.15,
+        faulty_attempts: 2,
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).run();
@@ -1590,12 +1563,9 @@ fn server_errors_are_retried_then_ok() {
 #[test]
 fn total_outage_is_bounded() {
     let ids = ids("outage", 1000);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            outage: true,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        outage: true,
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).args(["--concurrency", "8"]).run();
@@ -1616,14 +1586,11 @@ fn total_outage_is_bounded() {
 #[test]
 fn dropped_connections_and_truncated_bodies_are_retried() {
     let ids = ids("transport", 40);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            p_drop: 0.25,
-            p_truncate: 0.25,
-            faulty_attempts: 2,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        p_drop: 0.25,
+        p_truncate: 0.25,
+        faulty_attempts: 2,
+        ..Faults::default()
     });
     assert!(fake.raw);
     let case = Case::new(&ids);
@@ -1638,14 +1605,11 @@ fn dropped_connections_and_truncated_bodies_are_retried() {
 #[test]
 fn stalled_answers_time_out_and_are_retried() {
     let ids = ids("stall", 12);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            p_stall: 0.4,
-            stall: Duration::from_secs(4),
-            faulty_attempts: 1,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        p_stall: 0.4,
+        stall: Duration::from_secs(4),
+        faulty_attempts: 1,
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case)
@@ -1670,12 +1634,9 @@ fn stalled_answers_time_out_and_are_retried() {
 fn deadline_bounds_the_time_spent_on_one_conversation() {
     let ids = ids("deadline", 6);
     // Every answer takes 3 s: each conversation is abandoned after its 1 s deadline.
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            latency: Latency::Fixed(Duration::from_secs(3)),
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        latency: Latency::Fixed(Duration::from_secs(3)),
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case)
@@ -1692,15 +1653,12 @@ fn deadline_bounds_the_time_spent_on_one_conversation() {
 #[test]
 fn oversized_bodies_fail_without_retry() {
     let ids = ids("oversize", 6);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            oversized: HashMap::from([
-                (ids[1].clone(), Oversize::Declared),
-                (ids[4].clone(), Oversize::Streamed),
-            ]),
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        oversized: HashMap::from([
+            (ids[1].clone(), Oversize::Declared),
+            (ids[4].clone(), Oversize::Streamed),
+        ]),
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let out = Gcorr::against(&fake, &case).run();
@@ -2192,12 +2150,9 @@ fn report_has_the_counters() {
 #[test]
 fn sigint_writes_what_is_known_and_exits_130() {
     let ids = ids("sigint", 30);
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            latency: Latency::Fixed(Duration::from_millis(400)),
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        latency: Latency::Fixed(Duration::from_millis(400)),
+        ..Faults::default()
     });
     let case = Case::new(&ids);
     let mut child = Gcorr::against(&fake, &case).args(["--concurrency", "2"]).spawn();
@@ -2263,7 +2218,7 @@ fn auth_check(fake: Option<&Fake>, env: &[(&str, &str)]) -> (i32, String, String
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gcorr"));
     cmd.args(["auth", "check"]).env("HOME", home.path());
-    for k in GENESYS_VARS.iter().chain(PROXY_VARS.iter()) {
+    for k in GENESYS_ENV.iter().chain(PROXY_VARS.iter()) {
         cmd.env_remove(k);
     }
     if let Some(f) = fake {
@@ -2317,12 +2272,9 @@ fn auth_check_reports_region_token_and_both_sources() {
 
 #[test]
 fn auth_check_names_the_missing_permission() {
-    let fake = Fake::start(FakeConfig {
-        faults: Faults {
-            forbidden: IdSet::All,
-            ..Faults::default()
-        },
-        ..FakeConfig::default()
+    let fake = with_faults(Faults {
+        forbidden: IdSet::All,
+        ..Faults::default()
     });
     let (code, out, _) = auth_check(Some(&fake), &CREDENTIALS);
     assert_eq!(code, 1, "{out}");
