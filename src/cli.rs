@@ -15,7 +15,7 @@ use crate::api::{Settings, Source, fetch, http};
 use crate::ids::Atom;
 use crate::output::Format;
 use crate::pipeline::Filter;
-use crate::{time, vocab};
+use crate::{input, time, vocab};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -154,6 +154,8 @@ pub struct CorrelateArgs {
     pub cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
     /// Write the run's figures (the summary's numbers) to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -192,6 +194,8 @@ pub struct Config {
     pub offline: bool,
     pub report: Option<PathBuf>,
     pub api: Settings,
+    /// Where to read: S3 settings and the key-time window.
+    pub plan: input::Plan,
 }
 
 impl Config {
@@ -244,7 +248,9 @@ impl Config {
             },
             token_margin: args.token_margin_ms.map(Duration::from_millis),
         };
+        let plan = args.archive.plan(since, until, quiet)?;
         Ok(Config {
+            plan,
             offline: args.offline,
             report: args.report,
             api,
@@ -265,6 +271,73 @@ impl Config {
             verbose,
             quiet,
         })
+    }
+}
+
+/// Reading archives where they live: S3, and pruning by the time in object and file names.
+#[derive(Args, Debug)]
+pub struct ArchiveArgs {
+    /// With --since/--until, how far a selected conversation may reach beyond the window: files
+    /// and objects are read over the window widened by this much on both sides.
+    #[arg(long, value_name = "DURATION", default_value = "1h", help_heading = "Archives (S3, Firehose trees)")]
+    pub context: String,
+    /// With --since/--until, how long after an event Firehose may have received it (delivery
+    /// delays): an object named up to this long after the range is still read.
+    #[arg(long, value_name = "DURATION", default_value = "1h", help_heading = "Archives (S3, Firehose trees)")]
+    pub late: String,
+    /// Time zone of the dates in Firehose keys (a stream's CustomTimeZone).
+    #[arg(long, value_name = "TZ", default_value = "UTC", help_heading = "Archives (S3, Firehose trees)")]
+    pub key_timezone: String,
+    /// Read every file and object, whatever the date in its name.
+    #[arg(long, help_heading = "Archives (S3, Firehose trees)")]
+    pub no_prune: bool,
+    /// An S3-compatible endpoint (MinIO, LocalStack), with path-style addressing [default:
+    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL", help_heading = "Archives (S3, Firehose trees)")]
+    pub s3_endpoint: Option<String>,
+    /// Allow a plain http:// S3 endpoint on a host other than loopback.
+    #[arg(long, help_heading = "Archives (S3, Firehose trees)")]
+    pub allow_http: bool,
+    /// Read public buckets without credentials, as the AWS CLI's option does.
+    #[arg(long, help_heading = "Archives (S3, Firehose trees)")]
+    pub no_sign_request: bool,
+    /// The AWS profile of the shared config files [default: AWS_PROFILE].
+    #[arg(long, value_name = "NAME", help_heading = "Archives (S3, Firehose trees)")]
+    pub aws_profile: Option<String>,
+    /// S3 objects fetched at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Archives (S3, Firehose trees)")]
+    pub s3_concurrency: u16,
+}
+
+impl ArchiveArgs {
+    fn plan(&self, since: Option<i64>, until: Option<i64>, quiet: bool) -> Result<input::Plan> {
+        let duration = |flag: &str, text: &str| -> Result<i64> {
+            let d: jiff::SignedDuration = text
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--{flag} {text}: not a duration (30m, 1h, 2h30m)"))?;
+            if d.is_negative() {
+                bail!("--{flag} {text}: must not be negative");
+            }
+            Ok(d.as_millis().try_into().unwrap_or(i64::MAX))
+        };
+        let context = duration("context", &self.context)?;
+        let late = duration("late", &self.late)?;
+        let tz = jiff::tz::TimeZone::get(&self.key_timezone)
+            .map_err(|_| anyhow::anyhow!("--key-timezone {}: not a known time zone", self.key_timezone))?;
+        let window = if self.no_prune {
+            None
+        } else {
+            input::prune::Window::new(since, until, context, late, tz)
+        };
+        let s3 = input::s3::Settings::new(
+            self.s3_endpoint.clone(),
+            self.allow_http,
+            self.no_sign_request,
+            self.aws_profile.clone(),
+            self.s3_concurrency.into(),
+        )?;
+        Ok(input::Plan { quiet, window, s3 })
     }
 }
 

@@ -108,7 +108,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
 
 fn correlate(cfg: &Config) -> Result<Exit> {
     let started = Instant::now();
-    let sources = input::expand(&cfg.inputs, cfg.quiet)?;
+    let gathered = input::gather(&cfg.inputs, &cfg.plan)?;
+    let sources = gathered.sources;
     for path in cfg.output.iter().chain(&cfg.report) {
         check_writable_dir(path)?;
     }
@@ -129,7 +130,9 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     };
     let read = pipeline::read(&sources, &opts, &mut diag, &mut |n| progress.set(n));
     progress.finish();
-    let (store, counts) = read?;
+    let (store, mut counts) = read?;
+    counts.pruned = cfg.plan.window.as_ref().map(|_| gathered.pruned);
+    let interrupted = gathered.remote.as_ref().is_some_and(|r| r.interrupted());
     diag.finish();
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
@@ -196,7 +199,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         );
         write_atomically(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
     }
-    if figures.as_ref().is_some_and(|f| f.interrupted) {
+    if interrupted || figures.as_ref().is_some_and(|f| f.interrupted) {
         return Ok(Exit::Interrupted);
     }
     if enrichment.iter().any(|o| o.status.is_problem()) {

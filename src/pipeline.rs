@@ -19,6 +19,7 @@ use crate::correlate::{Added, Store};
 use crate::event::{Parsed, ParsedEvent, parse_record};
 use crate::ids::Atom;
 use crate::input::framing::{Batch, Framer, Pos};
+use crate::input::wrap;
 use crate::input::{self, Source};
 use crate::report::{Counts, Diagnostics};
 
@@ -178,6 +179,15 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
     }
 }
 
+fn item(parsed: Result<Parsed, String>, pos: Pos, opts: &ReadOptions) -> Item {
+    match parsed {
+        Ok(Parsed::Event(e)) if opts.filter.keeps(&e) => Item::Event(e, pos),
+        Ok(Parsed::Event(_)) => Item::Filtered,
+        Ok(Parsed::NotConversation) => Item::NotConversation,
+        Err(msg) => Item::Invalid(pos, msg),
+    }
+}
+
 fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOptions) {
     loop {
         let job = match rx.lock() {
@@ -193,12 +203,20 @@ fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOption
             items.push(Item::Invalid(*pos, msg.clone()));
         }
         for span in &batch.records {
-            items.push(match parse_record(batch.record(span), opts.digest) {
-                Ok(Parsed::Event(e)) if opts.filter.keeps(&e) => Item::Event(e, span.pos),
-                Ok(Parsed::Event(_)) => Item::Filtered,
-                Ok(Parsed::NotConversation) => Item::NotConversation,
-                Err(msg) => Item::Invalid(span.pos, msg),
-            });
+            let record = batch.record(span);
+            match parse_record(record, opts.digest) {
+                // Not an event: perhaps events in a landing place's wrapper (SQS, SNS, logs).
+                Err(msg) => match wrap::unwrap(record) {
+                    None => items.push(Item::Invalid(span.pos, msg)),
+                    Some(inner) if inner.is_empty() => items.push(Item::NotConversation),
+                    Some(inner) => items.extend(inner.into_iter().map(|i| {
+                        let parsed = parse_record(&i.bytes, opts.digest);
+                        let named = |msg| if i.at.is_empty() { msg } else { format!("{}: {msg}", i.at) };
+                        item(parsed.map_err(named), span.pos, opts)
+                    })),
+                },
+                parsed => items.push(item(parsed, span.pos, opts)),
+            }
         }
         if tx
             .send(Done {

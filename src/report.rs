@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::api::Figures;
 use crate::input::framing::Pos;
+use crate::input::prune::Pruned;
 
 /// Invalid records shown before the rest are only counted.
 pub const SHOWN_INVALID: usize = 20;
@@ -27,6 +28,8 @@ pub struct Counts {
     pub inputs: Vec<InputCounts>,
     /// Raw bytes read (compressed size for gzip).
     pub bytes: u64,
+    /// What key-time pruning left unread; `None` without a window.
+    pub pruned: Option<Pruned>,
 }
 
 impl Counts {
@@ -34,6 +37,7 @@ impl Counts {
         Counts {
             inputs: vec![InputCounts::default(); inputs],
             bytes: 0,
+            pruned: None,
         }
     }
 
@@ -147,6 +151,10 @@ impl Summary<'_> {
         for (name, n) in rows {
             writeln!(w, "  {name:<20}{:>14}", group(n))?;
         }
+        if let Some(p) = self.counts.pruned {
+            writeln!(w, "  {:<20}{:>14}", "pruned inputs", group(p.objects))?;
+            writeln!(w, "  {:<20}{:>14}", "pruned bytes", group(p.bytes))?;
+        }
         if let Some(f) = self.enrichment {
             let rows: [(&str, u64); 5] = [
                 ("API requests", f.requests),
@@ -211,6 +219,9 @@ pub struct Report<'a> {
     #[serde(flatten)]
     pub totals: Totals,
     pub bytes_read: u64,
+    /// Files and objects not read because of the date in their names (with --since/--until).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<Pruned>,
     pub elapsed_ms: u128,
     pub enrichment: Option<&'a Figures>,
 }
@@ -226,6 +237,7 @@ impl<'a> Report<'a> {
         Report {
             totals: Totals::new(inputs, counts, conversations),
             bytes_read: counts.bytes,
+            pruned: counts.pruned,
             elapsed_ms: elapsed.as_millis(),
             enrichment,
         }

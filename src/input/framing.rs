@@ -1,8 +1,9 @@
 //! Record framing: turns a byte stream into JSON records, whatever the framing.
 //!
 //! The framing is detected from the content of each input, never from its name:
-//! - **lines**: the first value fits on one line and is followed by a newline. Each non-blank
-//!   line is a record (found with `memchr`, the fastest path); positions are line numbers.
+//! - **lines**: the first value fits on one line and is followed by a newline (a log line's
+//!   leading timestamp aside, see [`super::wrap`]). Each non-blank line is a record (found
+//!   with `memchr`, the fastest path); positions are line numbers.
 //! - **values**: anything else — values concatenated with no separator (`{..}{..}`, what
 //!   Firehose writes), pretty-printed values, top-level arrays of events. A small resumable
 //!   scanner tracks strings and nesting to find where each value ends; positions are byte
@@ -18,6 +19,8 @@
 use std::io::{self, Read};
 
 use memchr::{memchr, memchr3};
+
+use super::wrap::after_timestamp;
 
 /// Largest record accepted, in bytes.
 pub const MAX_RECORD: usize = 16 << 20;
@@ -308,7 +311,7 @@ impl<R: Read> Framer<R> {
                 break;
             };
             match trim(buf, pos, pos + nl) {
-                Some((s, e)) if Scan::one_object(&buf[s..e]) => one += 1,
+                Some((s, e)) if Scan::one_object(after_timestamp(&buf[s..e])) => one += 1,
                 Some(_) => other += 1,
                 None => {}
             }
@@ -319,7 +322,7 @@ impl<R: Read> Framer<R> {
             return match trim(buf, pos, buf.len()) {
                 _ if buf.len() > MAX_RECORD => Some(Mode::Values),
                 None if self.eof => Some(Mode::Values),
-                Some((s, e)) if self.eof => Some(if Scan::one_object(&buf[s..e]) {
+                Some((s, e)) if self.eof => Some(if Scan::one_object(after_timestamp(&buf[s..e])) {
                     Mode::Lines
                 } else {
                     Mode::Values

@@ -1,10 +1,14 @@
-//! Inputs: which byte streams to read (files, directory trees, stdin) and how to open them.
+//! Inputs: which byte streams to read (files, directory trees, stdin, S3 objects) and how to
+//! open them.
 //!
 //! Directories are walked recursively in sorted path order (a Firehose `YYYY/MM/DD/HH/` prefix
 //! reads in time order); hidden entries (names starting with `.`) inside a walked directory are
 //! passed over. gzip is recognised by its magic bytes, never by the file name.
 
 pub mod framing;
+pub mod prune;
+pub mod s3;
+pub mod wrap;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read};
@@ -22,6 +26,8 @@ pub struct Source {
     pub path: Option<PathBuf>,
     /// Size on disk, when known (for progress).
     pub size: Option<u64>,
+    /// An S3 object (`name` is its URL).
+    pub remote: Option<s3::Object>,
 }
 
 impl Source {
@@ -30,8 +36,61 @@ impl Source {
             name: "-".into(),
             path: None,
             size: None,
+            remote: None,
         }
     }
+}
+
+/// Where and what to read, beyond the inputs themselves.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub quiet: bool,
+    /// Key times to read (`--since`/`--until` widened); `None` reads everything.
+    pub window: Option<prune::Window>,
+    pub s3: s3::Settings,
+}
+
+/// The inputs to read, and what pruning left out.
+pub struct Gathered {
+    pub sources: Vec<Source>,
+    pub pruned: prune::Pruned,
+    /// The S3 client, when an input is an `s3://` URL.
+    pub remote: Option<s3::Remote>,
+}
+
+/// Turns command-line inputs (files, directories, `-`, `s3://` URLs) into the ordered list of
+/// streams to read, less the files and objects whose names put them outside the window.
+pub fn gather(args: &[PathBuf], plan: &Plan) -> Result<Gathered> {
+    let mut out = Gathered {
+        sources: Vec::new(),
+        pruned: prune::Pruned::default(),
+        remote: None,
+    };
+    if args.is_empty() {
+        out.sources = expand(args, plan.quiet)?;
+        return Ok(out);
+    }
+    for arg in args {
+        let Some(url) = s3::Url::parse(arg) else {
+            let mut found = expand(std::slice::from_ref(arg), plan.quiet)?;
+            if let Some(w) = &plan.window {
+                let pruned = &mut out.pruned;
+                found.retain(|s| s.path.is_none() || pruned.keep(w, &s.name, s.size.unwrap_or(0)));
+            }
+            out.sources.extend(found);
+            continue;
+        };
+        let remote = match &mut out.remote {
+            Some(r) => r,
+            None => out.remote.insert(s3::Remote::new(&plan.s3)?),
+        };
+        let found = remote.sources(&url?, plan.window.as_ref(), &mut out.pruned)?;
+        if found.is_empty() && !plan.quiet {
+            eprintln!("gcorr: warning: {}: no objects under this prefix", arg.display());
+        }
+        out.sources.extend(found);
+    }
+    Ok(out)
 }
 
 /// Turns command-line inputs into the ordered list of streams to read. No input means stdin.
@@ -65,6 +124,7 @@ fn file_source(path: &Path, meta: &std::fs::Metadata) -> Source {
         name: path.display().to_string(),
         path: Some(path.to_owned()),
         size: meta.is_file().then_some(meta.len()),
+        remote: None,
     }
 }
 
@@ -97,15 +157,16 @@ fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
 
 /// True when reading stdin would wait on a person at a terminal.
 pub fn stdin_is_terminal(sources: &[Source]) -> bool {
-    sources.iter().any(|s| s.path.is_none()) && io::stdin().is_terminal()
+    sources.iter().any(|s| s.path.is_none() && s.remote.is_none()) && io::stdin().is_terminal()
 }
 
 /// Opens a stream, transparently decompressing gzip (one or several members). `read` counts
 /// the raw bytes taken from the file or stdin.
 pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
-    let raw: Box<dyn Read + Send> = match &src.path {
-        None => Box::new(io::stdin()),
-        Some(p) => Box::new(File::open(p).context("cannot open")?),
+    let raw: Box<dyn Read + Send> = match (&src.path, &src.remote) {
+        (_, Some(object)) => object.open(),
+        (None, None) => Box::new(io::stdin()),
+        (Some(p), None) => Box::new(File::open(p).context("cannot open")?),
     };
     decode(Box::new(Counting { inner: raw, read }))
 }
