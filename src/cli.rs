@@ -279,14 +279,29 @@ impl Config {
 pub struct ArchiveArgs {
     /// With --since/--until, how far a selected conversation may reach beyond the window: files
     /// and objects are read over the window widened by this much on both sides.
-    #[arg(long, value_name = "DURATION", default_value = "1h", help_heading = "Archives (S3, Firehose trees)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        help_heading = "Archives (S3, Firehose trees)"
+    )]
     pub context: String,
     /// With --since/--until, how long after an event Firehose may have received it (delivery
     /// delays): an object named up to this long after the range is still read.
-    #[arg(long, value_name = "DURATION", default_value = "1h", help_heading = "Archives (S3, Firehose trees)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        help_heading = "Archives (S3, Firehose trees)"
+    )]
     pub late: String,
     /// Time zone of the dates in Firehose keys (a stream's CustomTimeZone).
-    #[arg(long, value_name = "TZ", default_value = "UTC", help_heading = "Archives (S3, Firehose trees)")]
+    #[arg(
+        long,
+        value_name = "TZ",
+        default_value = "UTC",
+        help_heading = "Archives (S3, Firehose trees)"
+    )]
     pub key_timezone: String,
     /// Read every file and object, whatever the date in its name.
     #[arg(long, help_heading = "Archives (S3, Firehose trees)")]

@@ -211,7 +211,13 @@ fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOption
                     Some(inner) if inner.is_empty() => items.push(Item::NotConversation),
                     Some(inner) => items.extend(inner.into_iter().map(|i| {
                         let parsed = parse_record(&i.bytes, opts.digest);
-                        let named = |msg| if i.at.is_empty() { msg } else { format!("{}: {msg}", i.at) };
+                        let named = |msg| {
+                            if i.at.is_empty() {
+                                msg
+                            } else {
+                                format!("{}: {msg}", i.at)
+                            }
+                        };
                         item(parsed.map_err(named), span.pos, opts)
                     })),
                 },

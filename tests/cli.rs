@@ -8,6 +8,8 @@ mod durable;
 mod enrich;
 #[path = "hardening/mod.rs"]
 mod hardening;
+#[path = "s3/mod.rs"]
+mod s3;
 #[path = "ux/mod.rs"]
 mod ux;
 

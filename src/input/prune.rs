@@ -29,12 +29,20 @@ pub struct Window {
 impl Window {
     /// The window for reading events in `[since − context, until + context]`; `None` (read
     /// everything) when neither bound is given.
-    pub fn new(since: Option<i64>, until: Option<i64>, context: i64, late: i64, tz: TimeZone) -> Option<Window> {
+    pub fn new(
+        since: Option<i64>,
+        until: Option<i64>,
+        context: i64,
+        late: i64,
+        tz: TimeZone,
+    ) -> Option<Window> {
         if since.is_none() && until.is_none() {
             return None;
         }
         Some(Window {
-            lo: since.map_or(i64::MIN, |s| s.saturating_sub(context).saturating_sub(BUFFERING_MS)),
+            lo: since.map_or(i64::MIN, |s| {
+                s.saturating_sub(context).saturating_sub(BUFFERING_MS)
+            }),
             hi: until.map_or(i64::MAX, |u| u.saturating_add(context).saturating_add(late)),
             tz,
         })
@@ -109,7 +117,10 @@ impl Civil {
         let end = match self.depth {
             1 => at(self.year + 1, 1, 1, 0)?,
             2 => {
-                let next = first.first_of_month().checked_add(jiff::Span::new().months(1)).ok()?;
+                let next = first
+                    .first_of_month()
+                    .checked_add(jiff::Span::new().months(1))
+                    .ok()?;
                 at(next.year(), next.month(), 1, 0)?
             }
             3 => {
@@ -128,7 +139,10 @@ fn levels(parts: &[&str]) -> Option<Civil> {
     let first = parts.first()?;
     if let Some(date) = first.strip_prefix("dt=") {
         let mut c = date_parts(date)?;
-        if let Some(h) = parts.get(1).and_then(|p| p.strip_prefix("h=").or(p.strip_prefix("hour="))) {
+        if let Some(h) = parts
+            .get(1)
+            .and_then(|p| p.strip_prefix("h=").or(p.strip_prefix("hour=")))
+        {
             if let Some(h) = number(h, 2, 0, 23) {
                 c.hour = h as i8;
                 c.depth = 4;
@@ -231,7 +245,8 @@ mod tests {
 
     #[test]
     fn firehose_object_names_give_their_instant() {
-        let key = "logs/2026/03/02/08/gc-stream-1-2026-03-02-08-15-07-6f1d4a3c-1b2a-4c3d-9e8f-0a1b2c3d4e5f.gz";
+        let key =
+            "logs/2026/03/02/08/gc-stream-1-2026-03-02-08-15-07-6f1d4a3c-1b2a-4c3d-9e8f-0a1b2c3d4e5f.gz";
         let t = ms("2026-03-02T08:15:07Z");
         assert_eq!(span(key), Some((t, t + 1)));
         let berlin = TimeZone::get("Europe/Berlin").unwrap();
@@ -249,8 +264,14 @@ mod tests {
         let day = ms("2026-03-02T00:00:00Z");
         assert_eq!(span("dt=2026-03-02/f"), Some((day, day + 24 * H)));
         assert_eq!(span("a/2026/03/02"), Some((day, day + 24 * H)));
-        assert_eq!(span("a/2026/02"), Some((ms("2026-02-01T00:00:00Z"), day - 24 * H)));
-        assert_eq!(span("a/2026"), Some((ms("2026-01-01T00:00:00Z"), ms("2027-01-01T00:00:00Z"))));
+        assert_eq!(
+            span("a/2026/02"),
+            Some((ms("2026-02-01T00:00:00Z"), day - 24 * H))
+        );
+        assert_eq!(
+            span("a/2026"),
+            Some((ms("2026-01-01T00:00:00Z"), ms("2027-01-01T00:00:00Z")))
+        );
         // The deepest run wins over a stray year earlier in the path.
         assert_eq!(span("/data/2024/backup/2026/03/02/08/f"), Some((h8, h8 + H)));
         assert_eq!(span("events.ndjson"), None);

@@ -69,7 +69,10 @@ fn expand(record: &[u8], at: String, depth: usize, out: &mut Vec<Inner>) -> bool
     };
     let messages: Vec<(String, Cow<str>)> = if let Some(list) = shape.messages {
         let name = |i| format!("{at}Messages[{i}].Body");
-        list.into_iter().enumerate().map(|(i, m)| (name(i), m.body)).collect()
+        list.into_iter()
+            .enumerate()
+            .map(|(i, m)| (name(i), m.body))
+            .collect()
     } else if let (Some(kind), Some(message)) = (&shape.kind, shape.message) {
         if kind != "Notification" {
             return false;
@@ -77,13 +80,19 @@ fn expand(record: &[u8], at: String, depth: usize, out: &mut Vec<Inner>) -> bool
         vec![(format!("{at}Message"), message)]
     } else if let Some(list) = shape.events {
         let name = |i| format!("{at}events[{i}].message");
-        list.into_iter().enumerate().map(|(i, e)| (name(i), e.message)).collect()
+        list.into_iter()
+            .enumerate()
+            .map(|(i, e)| (name(i), e.message))
+            .collect()
     } else if let Some(kind) = shape.message_type {
         match (kind.as_ref(), shape.log_events) {
             ("CONTROL_MESSAGE", _) => Vec::new(),
             ("DATA_MESSAGE", Some(list)) => {
                 let name = |i| format!("{at}logEvents[{i}].message");
-                list.into_iter().enumerate().map(|(i, e)| (name(i), e.message)).collect()
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, e)| (name(i), e.message))
+                    .collect()
             }
             _ => return false,
         }
@@ -159,7 +168,10 @@ mod tests {
         );
         let sns = r#"{"Type":"Notification","MessageId":"x","Message":"{\"id\":\"c\"}"}"#;
         assert_eq!(texts(sns), pairs(&[("Message", r#"{"id":"c"}"#)]));
-        assert_eq!(texts(r#"{"Type":"SubscriptionConfirmation","Message":"hi"}"#), None);
+        assert_eq!(
+            texts(r#"{"Type":"SubscriptionConfirmation","Message":"hi"}"#),
+            None
+        );
     }
 
     #[test]

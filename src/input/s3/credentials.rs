@@ -60,16 +60,26 @@ pub fn resolve(env: &HashMap<String, String>, profile: Option<&str>, anonymous: 
     if let (Some(key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
         let token = var("AWS_SESSION_TOKEN");
         return done(
-            Credentials::Static { key_id, secret, token },
+            Credentials::Static {
+                key_id,
+                secret,
+                token,
+            },
             "the environment (AWS_ACCESS_KEY_ID)".into(),
         );
     }
     if let (Some(file), Some(role)) = (var("AWS_WEB_IDENTITY_TOKEN_FILE"), var("AWS_ROLE_ARN")) {
-        let mut settings = vec![("aws_web_identity_token_file", file), ("aws_role_arn", role.clone())];
+        let mut settings = vec![
+            ("aws_web_identity_token_file", file),
+            ("aws_role_arn", role.clone()),
+        ];
         if let Some(session) = var("AWS_ROLE_SESSION_NAME") {
             settings.push(("aws_role_session_name", session));
         }
-        return done(Credentials::Provider(settings), format!("web identity (role {role})"));
+        return done(
+            Credentials::Provider(settings),
+            format!("web identity (role {role})"),
+        );
     }
     if let Some(name) = named.as_deref() {
         return done(files.credentials(name)?, files.describe(name));
@@ -78,9 +88,18 @@ pub fn resolve(env: &HashMap<String, String>, profile: Option<&str>, anonymous: 
         return done(files.credentials("default")?, files.describe("default"));
     }
     let container = [
-        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "aws_container_credentials_relative_uri"),
-        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "aws_container_credentials_full_uri"),
-        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "aws_container_authorization_token_file"),
+        (
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "aws_container_credentials_relative_uri",
+        ),
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "aws_container_credentials_full_uri",
+        ),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "aws_container_authorization_token_file",
+        ),
     ];
     let settings: Vec<_> = container
         .iter()
@@ -106,7 +125,11 @@ struct Files {
 
 impl Files {
     fn read(env: &HashMap<String, String>) -> Result<Files> {
-        let home = env.get("HOME").map(PathBuf::from).unwrap_or_default().join(".aws");
+        let home = env
+            .get("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".aws");
         let path = |var: &str, name: &str| env.get(var).map(PathBuf::from).unwrap_or_else(|| home.join(name));
         let load = |path: PathBuf, config: bool| -> Result<_> {
             let text = match std::fs::read_to_string(&path) {
@@ -154,7 +177,11 @@ impl Files {
         let get = |k| self.setting(profile, k);
         if let (Some(key_id), Some(secret)) = (get("aws_access_key_id"), get("aws_secret_access_key")) {
             let token = get("aws_session_token");
-            return Ok(Credentials::Static { key_id, secret, token });
+            return Ok(Credentials::Static {
+                key_id,
+                secret,
+                token,
+            });
         }
         if let Some(command) = get("credential_process") {
             return process(profile, &command);
@@ -191,11 +218,15 @@ fn process(profile: &str, command: &str) -> Result<Credentials> {
         bail!(
             "AWS profile {profile}: its credential_process failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default()
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
         );
     }
-    let a: Answer = serde_json::from_slice(&out.stdout)
-        .map_err(|_| anyhow::anyhow!("AWS profile {profile}: its credential_process printed no credentials"))?;
+    let a: Answer = serde_json::from_slice(&out.stdout).map_err(|_| {
+        anyhow::anyhow!("AWS profile {profile}: its credential_process printed no credentials")
+    })?;
     Ok(Credentials::Static {
         key_id: a.access_key_id,
         secret: a.secret_access_key,
@@ -236,14 +267,20 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn files(dir: &std::path::Path, credentials: &str, config: &str) -> Vec<(String, String)> {
         std::fs::write(dir.join("c"), credentials).unwrap();
         std::fs::write(dir.join("f"), config).unwrap();
         vec![
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), dir.join("c").display().to_string()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                dir.join("c").display().to_string(),
+            ),
             ("AWS_CONFIG_FILE".into(), dir.join("f").display().to_string()),
             ("HOME".into(), dir.display().to_string()),
         ]
@@ -272,11 +309,18 @@ mod tests {
         e.insert("AWS_PROFILE".into(), "ops".into());
         let r = resolve(&e, None, false).unwrap();
         assert_eq!((key_id(&r), r.region.as_deref()), ("OPS", Some("ap-south-1")));
-        e.extend(env(&[("AWS_ACCESS_KEY_ID", "ENV"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-west-2")]));
+        e.extend(env(&[
+            ("AWS_ACCESS_KEY_ID", "ENV"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_REGION", "us-west-2"),
+        ]));
         let r = resolve(&e, None, false).unwrap();
         assert_eq!((key_id(&r), r.region.as_deref()), ("ENV", Some("us-west-2")));
         assert_eq!(key_id(&resolve(&e, Some("ops"), false).unwrap()), "OPS");
-        assert!(matches!(resolve(&e, None, true).unwrap().credentials, Credentials::Anonymous));
+        assert!(matches!(
+            resolve(&e, None, true).unwrap().credentials,
+            Credentials::Anonymous
+        ));
         let err = resolve(&e, Some("role"), false).err().unwrap().to_string();
         assert!(err.contains("assume-role"), "{err}");
         assert!(resolve(&e, Some("nope"), false).is_err());

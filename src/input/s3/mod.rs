@@ -46,7 +46,13 @@ pub struct Settings {
 impl Settings {
     /// Checks the endpoint: `https://`, or `http://` to a loopback host (any host with
     /// `--allow-http`).
-    pub fn new(endpoint: Option<String>, allow_http: bool, anonymous: bool, profile: Option<String>, concurrency: usize) -> Result<Settings> {
+    pub fn new(
+        endpoint: Option<String>,
+        allow_http: bool,
+        anonymous: bool,
+        profile: Option<String>,
+        concurrency: usize,
+    ) -> Result<Settings> {
         let env = |k| std::env::var(k).ok().filter(|v| !v.is_empty());
         let endpoint = endpoint
             .or_else(|| env("AWS_ENDPOINT_URL_S3"))
@@ -62,7 +68,9 @@ impl Settings {
             match url.scheme() {
                 "https" => {}
                 "http" if loopback || allow_http => {}
-                "http" => bail!("S3 endpoint {e}: plain http only to a loopback host, unless --allow-http is given"),
+                "http" => {
+                    bail!("S3 endpoint {e}: plain http only to a loopback host, unless --allow-http is given")
+                }
                 other => bail!("S3 endpoint {e}: {other}: is not http(s)"),
             }
         }
@@ -138,7 +146,12 @@ impl Remote {
 
     /// The objects `url` names, in key order, less those `window` prunes (counted in
     /// `pruned`), ready to be read.
-    pub fn sources(&mut self, url: &Url, window: Option<&Window>, pruned: &mut Pruned) -> Result<Vec<Source>> {
+    pub fn sources(
+        &mut self,
+        url: &Url,
+        window: Option<&Window>,
+        pruned: &mut Pruned,
+    ) -> Result<Vec<Source>> {
         let bucket = self.bucket(&url.bucket)?;
         let listed = self.runtime.block_on(list(&bucket, &url.key, window));
         let (mut objects, prefixes) = listed.map_err(|e| {
@@ -194,7 +207,10 @@ impl Remote {
             .with_allow_http(s.allow_http || s.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")))
             .with_connect_timeout(Duration::from_secs(10))
             .with_timeout(Duration::from_secs(120))
-            .with_user_agent(reqwest::header::HeaderValue::from_static(concat!("gcorr/", env!("CARGO_PKG_VERSION"))));
+            .with_user_agent(reqwest::header::HeaderValue::from_static(concat!(
+                "gcorr/",
+                env!("CARGO_PKG_VERSION")
+            )));
         let region = match (&resolved.region, &s.endpoint) {
             (Some(r), _) => r.clone(),
             (None, Some(_)) => "us-east-1".to_owned(),
@@ -202,7 +218,9 @@ impl Remote {
                 let found = self
                     .runtime
                     .block_on(object_store::aws::resolve_bucket_region(name, &options));
-                found.map_err(|e| anyhow::anyhow!("s3://{name}: cannot find the bucket's region: {}", explain(&e)))?
+                found.map_err(|e| {
+                    anyhow::anyhow!("s3://{name}: cannot find the bucket's region: {}", explain(&e))
+                })?
             }
         };
         let mut builder = AmazonS3Builder::new()
@@ -219,7 +237,11 @@ impl Remote {
         }
         builder = match resolved.credentials {
             Credentials::Anonymous => builder.with_skip_signature(true),
-            Credentials::Static { key_id, secret, token } => {
+            Credentials::Static {
+                key_id,
+                secret,
+                token,
+            } => {
                 let b = builder.with_access_key_id(key_id).with_secret_access_key(secret);
                 match token {
                     Some(t) => b.with_token(t),
@@ -250,7 +272,11 @@ impl Remote {
 /// Lists `key`: the object of that name, else everything under it as a prefix. With a window,
 /// walks one level at a time and skips the prefixes whose date cannot match (their count is
 /// returned).
-async fn list(b: &Bucket, key: &str, window: Option<&Window>) -> object_store::Result<(Vec<ObjectMeta>, u64)> {
+async fn list(
+    b: &Bucket,
+    key: &str,
+    window: Option<&Window>,
+) -> object_store::Result<(Vec<ObjectMeta>, u64)> {
     let prefix = Path::parse(key.trim_end_matches('/')).unwrap_or_else(|_| Path::from(key));
     if !key.is_empty() && !key.ends_with('/') {
         match b.store.head(&prefix).await {
@@ -285,13 +311,31 @@ fn explain(e: &object_store::Error) -> String {
     let known = [
         ("NoSuchBucket", "no such bucket"),
         ("AccessDenied", "access denied"),
-        ("InvalidAccessKeyId", "the access key is not known (InvalidAccessKeyId)"),
-        ("SignatureDoesNotMatch", "the credentials were refused (SignatureDoesNotMatch)"),
+        (
+            "InvalidAccessKeyId",
+            "the access key is not known (InvalidAccessKeyId)",
+        ),
+        (
+            "SignatureDoesNotMatch",
+            "the credentials were refused (SignatureDoesNotMatch)",
+        ),
         ("ExpiredToken", "the credentials have expired (ExpiredToken)"),
-        ("TokenRefreshRequired", "the credentials have expired (TokenRefreshRequired)"),
-        ("PermanentRedirect", "the bucket is in another region (PermanentRedirect): set AWS_REGION"),
-        ("AuthorizationHeaderMalformed", "wrong region (AuthorizationHeaderMalformed): set AWS_REGION"),
-        ("IllegalLocationConstraintException", "wrong region: set AWS_REGION"),
+        (
+            "TokenRefreshRequired",
+            "the credentials have expired (TokenRefreshRequired)",
+        ),
+        (
+            "PermanentRedirect",
+            "the bucket is in another region (PermanentRedirect): set AWS_REGION",
+        ),
+        (
+            "AuthorizationHeaderMalformed",
+            "wrong region (AuthorizationHeaderMalformed): set AWS_REGION",
+        ),
+        (
+            "IllegalLocationConstraintException",
+            "wrong region: set AWS_REGION",
+        ),
     ];
     if let Some((_, said)) = known.iter().find(|(code, _)| text.contains(code)) {
         return (*said).to_owned();
