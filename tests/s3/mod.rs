@@ -27,11 +27,12 @@ fn moto() -> u16 {
              while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
             std::process::id()
         );
-        std::process::Command::new("sh")
+        let mut watcher = std::process::Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .spawn()
             .expect("sh runs");
+        std::thread::spawn(move || watcher.wait());
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -432,16 +433,14 @@ fn credentials_from_the_environment_a_profile_or_none() {
     let url = format!("s3://{b}/");
     let signed_by = |proxy: &Proxy| -> Vec<Option<String>> {
         let seen = proxy.seen.lock().unwrap();
-        let keys = seen
-            .iter()
+        seen.iter()
             .map(|s| {
                 s.authorization.as_ref().map(|a| {
                     let cred = a.split("Credential=").nth(1).expect("SigV4");
                     cred.split('/').next().unwrap().to_owned()
                 })
             })
-            .collect();
-        keys
+            .collect()
     };
     let env = run_s3(dir.path(), &proxy, &["correlate", &url]).ok();
     assert_eq!(env.timelines().len(), 2);

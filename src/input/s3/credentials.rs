@@ -335,7 +335,7 @@ mod tests {
             "[profile p]\ncredential_process = echo '{\"Version\":1,\"AccessKeyId\":\"PROC\",\"SecretAccessKey\":\"s\"}'\n",
         )
         .into_iter()
-        .chain(env(&[("AWS_EC2_METADATA_DISABLED", "true")]).into_iter())
+        .chain(env(&[("AWS_EC2_METADATA_DISABLED", "true")]))
         .collect();
         assert_eq!(key_id(&resolve(&e, Some("p"), false).unwrap()), "PROC");
         let err = resolve(&e, None, false).err().unwrap().to_string();

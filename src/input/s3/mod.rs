@@ -375,6 +375,9 @@ impl Object {
     }
 }
 
+/// The receiving end of one object's bytes.
+type Chunks = mpsc::Receiver<io::Result<Bytes>>;
+
 /// Streams the objects of one URL, in order, `concurrency` at a time.
 struct Fetcher {
     bucket: Arc<Bucket>,
@@ -383,17 +386,17 @@ struct Fetcher {
     runtime: Arc<tokio::runtime::Runtime>,
     interrupted: Arc<AtomicBool>,
     /// Each object's receiving end, until its reader takes it; `None` before the start.
-    slots: Mutex<Option<Vec<Option<mpsc::Receiver<io::Result<Bytes>>>>>>,
+    slots: Mutex<Option<Vec<Option<Chunks>>>>,
 }
 
 impl Fetcher {
-    fn take(&self, index: usize) -> Option<mpsc::Receiver<io::Result<Bytes>>> {
+    fn take(&self, index: usize) -> Option<Chunks> {
         let mut slots = self.slots.lock().ok()?;
         let slots = slots.get_or_insert_with(|| self.start());
         slots.get_mut(index)?.take()
     }
 
-    fn start(&self) -> Vec<Option<mpsc::Receiver<io::Result<Bytes>>>> {
+    fn start(&self) -> Vec<Option<Chunks>> {
         let (senders, receivers): (Vec<_>, Vec<_>) = self.keys.iter().map(|_| mpsc::channel(CHANNEL)).unzip();
         let jobs: Vec<_> = self.keys.iter().cloned().zip(senders).collect();
         let store = self.bucket.clone();
@@ -433,7 +436,7 @@ async fn fetch(store: &AmazonS3, key: Path, tx: mpsc::Sender<io::Result<Bytes>>)
 
 /// The reading end of one object.
 struct Body {
-    rx: Option<mpsc::Receiver<io::Result<Bytes>>>,
+    rx: Option<Chunks>,
     chunk: Bytes,
 }
 
