@@ -22,6 +22,7 @@ Examples:
   gcorr correlate events.ndjson                     timelines as JSON Lines on stdout
   gcorr correlate dump/2026/03/02/ -o out.ndjson    a Firehose tree (gzip or not) into a file
   aws s3 cp s3://bucket/2026/03/02/08/obj - | gcorr correlate
+  gcorr correlate s3://bucket/prefix/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
   gcorr correlate dump/ --conversation ID           one conversation
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
@@ -94,9 +95,9 @@ pub enum Dedup {
 
 #[derive(Args, Debug)]
 pub struct CorrelateArgs {
-    /// Files or directories (read recursively, in sorted order) of events; `-` or nothing
-    /// reads stdin. Framing (JSON Lines, concatenated, pretty, array) and gzip are detected
-    /// from the content.
+    /// Files or directories (read recursively, in sorted order) of events, s3://bucket/prefix/
+    /// URLs; `-` or nothing reads stdin. Framing (JSON Lines, concatenated, pretty, array),
+    /// gzip and SQS/SNS/CloudWatch Logs wrappers are detected from the content.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Write to FILE instead of stdout (atomically: complete or not at all).
