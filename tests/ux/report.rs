@@ -62,25 +62,29 @@ fn url(page: &Path, fragment: &str) -> String {
     format!("file://{}{fragment}", page.display())
 }
 
+/// The browser window, in CSS pixels.
+const WINDOW: (u32, u32) = (1400, 780);
+
+/// Headless Chromium as root: without these it refuses to start, or its connections get
+/// refused (`--headless` and a new empty `--user-data-dir` come on top).
+const CHROMIUM_FLAGS: [&str; 7] = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// What a user does in one browser, step by step (see drive.mjs), and what the page showed.
 struct Browser {
-    width: u32,
-    height: u32,
     steps: Vec<Value>,
 }
 
 impl Browser {
-    /// A browser window of 1400 × 780 CSS pixels.
     fn new() -> Browser {
-        Browser::sized(1400, 780)
-    }
-
-    fn sized(width: u32, height: u32) -> Browser {
-        Browser {
-            width,
-            height,
-            steps: Vec::new(),
-        }
+        Browser { steps: Vec::new() }
     }
 
     /// A new tab at `page` with `fragment`.
@@ -136,8 +140,9 @@ impl Browser {
         let (script, dir) = driver();
         let plan = json!({
             "chromium": chromium(),
-            "width": self.width,
-            "height": self.height,
+            "args": CHROMIUM_FLAGS,
+            "width": WINDOW.0,
+            "height": WINDOW.1,
             "steps": std::mem::take(&mut self.steps),
         });
         let out = assert_cmd::Command::new("node")
@@ -153,10 +158,15 @@ impl Browser {
             String::from_utf8_lossy(&out.stderr)
         );
         let mut looks: Value = serde_json::from_slice(&out.stdout).expect("the driver prints JSON");
-        match looks["looks"].take() {
-            Value::Array(looks) => looks.into_iter().map(Look).collect(),
-            other => panic!("no looks: {other}"),
+        let Value::Array(looks) = looks["looks"].take() else {
+            panic!("no looks: {looks}");
+        };
+        for look in &looks {
+            if let Some(errors) = look.get("errors") {
+                assert_eq!(errors, &json!([]), "no script error in the page");
+            }
         }
+        looks.into_iter().map(Look).collect()
     }
 }
 
@@ -168,13 +178,18 @@ impl Look {
         self.0["rows"].as_array().expect("rows")
     }
 
-    /// The conversations whose rows are on screen (laid out and not hidden), in page order.
-    fn shown(&self) -> Vec<&str> {
+    /// The conversations of the rows with `flag` set, in page order.
+    fn rows_where(&self, flag: &str) -> Vec<&str> {
         self.rows()
             .iter()
-            .filter(|r| r["shown"] == true)
+            .filter(|r| r[flag] == true)
             .map(|r| r["id"].as_str().unwrap())
             .collect()
+    }
+
+    /// The conversations whose rows are on screen (laid out and not hidden), in page order.
+    fn shown(&self) -> Vec<&str> {
+        self.rows_where("shown")
     }
 
     #[track_caller]
@@ -186,11 +201,7 @@ impl Look {
     }
 
     fn expanded(&self) -> Vec<&str> {
-        self.rows()
-            .iter()
-            .filter(|r| r["expanded"] == true)
-            .map(|r| r["id"].as_str().unwrap())
-            .collect()
+        self.rows_where("expanded")
     }
 
     /// The drawn timelines that are on screen.
@@ -228,9 +239,7 @@ impl Look {
         self.0["head"]["bottom"].as_f64().unwrap()
     }
 
-    #[track_caller]
     fn dom(&self) -> Dom {
-        assert_eq!(self.0["errors"], json!([]), "no script error");
         Dom::parse(self.0["dom"].as_str().expect("a look with the DOM"))
     }
 }
@@ -674,24 +683,18 @@ fn report_of_many(dir: &Path, n: u64) -> (PathBuf, Vec<String>) {
 }
 
 /// Headless Chromium's own `--screenshot` of `page` + `fragment`, as a user would take one,
-/// in a window of `Browser::new()`'s size.
+/// in a window of the driver's size.
 fn screenshot(page: &Path, fragment: &str, png: &Path) {
     let profile = tempdir();
     let out = assert_cmd::Command::new(chromium())
+        .arg("--headless")
+        .args(CHROMIUM_FLAGS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
             "--virtual-time-budget=5000",
-            "--window-size=1400,780",
         ])
+        .arg(format!("--window-size={},{}", WINDOW.0, WINDOW.1))
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(url(page, fragment))
@@ -758,6 +761,8 @@ fn html_filters_hide_the_rows_they_leave_out() {
         .look()
         .type_in("#f-text", "no such conversation")
         .look()
+        .hash(&open(C))
+        .look()
         .run();
     let counter = |look: &Look, n: usize| {
         assert_eq!(
@@ -797,6 +802,11 @@ fn html_filters_hide_the_rows_they_leave_out() {
         looks[4].text("empty"),
         Some("No conversation matches the filters.")
     );
+
+    // A link to a conversation the filters hide clears them.
+    assert_eq!(looks[5].shown(), all);
+    counter(&looks[5], 5);
+    assert_in_view(&looks[5], C);
 }
 
 #[test]
@@ -809,7 +819,7 @@ fn html_open_link_and_click_show_the_row_below_the_header_with_its_timeline() {
     let looks = Browser::new()
         .goto(&page, &open(far))
         .look()
-        .png(&shot, 1360.0)
+        .png(&shot, f64::from(WINDOW.0) - 40.0)
         .hash(&open(other))
         .look()
         .hash("#open=no-such-conversation")
@@ -833,13 +843,13 @@ fn html_open_link_and_click_show_the_row_below_the_header_with_its_timeline() {
     );
 
     // Chromium's own screenshot of that link shows it too, not a blank page: down the pixel
-    // column at x = 1360 (inside the overview, right of the text), the column header's colour,
-    // then the open row's highlight, the height of a row. (Its window is not the driver's:
-    // `--window-size` counts a window frame the screenshot does not have.)
+    // column 40 px from the right (inside the overview, right of the text), the column
+    // header's colour, then the open row's highlight, the height of a row. (Its layout is not
+    // the driver's: `--window-size` counts a window frame that the screenshot does not have.)
     let png = &looks[1].0;
     assert_eq!(
         (png["width"].as_u64(), png["height"].as_u64()),
-        (Some(1400), Some(780))
+        (Some(WINDOW.0.into()), Some(WINDOW.1.into()))
     );
     assert!(png["colours"].as_u64().unwrap() > 20, "not a blank page");
     let column: Vec<&str> = png["column"]

@@ -2,7 +2,8 @@
 // user does, and prints what the page shows, for tests/ux/report.rs.
 //
 // Reads one plan as JSON on stdin:
-//   { "chromium": "/usr/bin/chromium", "width": 1400, "height": 780, "steps": [STEP, ...] }
+//   { "chromium": "/usr/bin/chromium", "args": [FLAG, ...], "width": 1400, "height": 780,
+//     "steps": [STEP, ...] }
 // and runs its steps in order in one browser:
 //   { "goto": URL }                  a new page at URL (fragment included)
 //   { "type": SELECTOR, "text": T }  clicks into the field and types T key by key
@@ -24,22 +25,20 @@ const SETTLE_MS = 400;
 const plan = JSON.parse(readFileSync(0, 'utf8'));
 const browser = await chromium.launch({
   executablePath: plan.chromium,
-  // Without these, a root Chromium refuses to start or its connections get refused.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+  args: plan.args, // Playwright adds --headless and a new empty --user-data-dir
   timeout: 60_000,
 });
 const looks = [];
 let page = null;
+let errors = []; // uncaught script errors of the current page
 try {
   for (const step of plan.steps) {
     if ('goto' in step) {
       if (page) await page.close();
       page = await browser.newPage({ viewport: { width: plan.width, height: plan.height } });
       page.setDefaultTimeout(15_000);
-      const errors = [];
+      errors = [];
       page.on('pageerror', (e) => errors.push(String(e)));
-      page.errors = errors;
       await page.goto(step.goto, { waitUntil: 'load' });
       await frames(page);
     } else if ('type' in step) {
@@ -60,7 +59,7 @@ try {
       await frames(page);
     } else if ('look' in step) {
       const seen = await page.evaluate(look, Boolean(step.dom));
-      seen.errors = page.errors;
+      seen.errors = errors;
       looks.push(seen);
     } else if ('png' in step) {
       looks.push(await pixels(step.png, step.x));
