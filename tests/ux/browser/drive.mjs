@@ -6,7 +6,7 @@
 //     "steps": [STEP, ...] }
 // and runs its steps in order in one browser:
 //   { "goto": URL }                  a new page at URL (fragment included)
-//   { "type": SELECTOR, "text": T }  clicks into the field and types T key by key
+//   { "type": SELECTOR, "text": T }  clicks into the field, types T key by key, then Enter
 //   { "select": SELECTOR, "value": V }  picks an option
 //   { "click": ID }                  clicks the overview row of conversation ID
 //   { "hash": "#open=..." }          edits the fragment of the address, as in the address bar
@@ -18,9 +18,6 @@
 
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-
-// Typing is debounced by the page: wait past it before looking.
-const SETTLE_MS = 400;
 
 const plan = JSON.parse(readFileSync(0, 'utf8'));
 const browser = await chromium.launch({
@@ -44,7 +41,10 @@ try {
     } else if ('type' in step) {
       await page.locator(step.type).click();
       await page.locator(step.type).pressSequentially(step.text);
-      await page.waitForTimeout(SETTLE_MS);
+      // The page filters as one types, after a pause; Enter filters at once. A key press
+      // returns once the page has handled it.
+      await page.locator(step.type).press('Enter');
+      await frames(page);
     } else if ('select' in step) {
       await page.locator(step.select).selectOption(step.value);
       await frames(page);
