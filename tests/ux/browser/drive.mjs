@@ -55,7 +55,11 @@ try {
       await page.locator('[data-conversation]').nth(i).click();
       await frames(page);
     } else if ('hash' in step) {
-      await page.evaluate((h) => { location.hash = h; }, step.hash);
+      // Resolves after the page's own hashchange handler (registered first) has run.
+      await page.evaluate((h) => new Promise((done) => {
+        addEventListener('hashchange', () => done(), { once: true });
+        location.hash = h;
+      }), step.hash);
       await frames(page);
     } else if ('look' in step) {
       const seen = await page.evaluate(look, Boolean(step.dom));
