@@ -976,7 +976,9 @@ fn html_opened_conversation_shows_the_enrichment_error_and_correlation_id() {
         .run();
     let details = looks[0].details();
     assert_eq!(details.len(), 1);
-    for shown in ["not_found", "HTTP 404", error, correlation] {
+    let http = format!("HTTP status {}", e["http_status"]);
+    assert_eq!(http, "HTTP status 404");
+    for shown in ["Enrichment not_found", &http, error, correlation] {
         assert!(
             details[0].contains(shown),
             "{shown:?} on screen in {:?}",
