@@ -429,4 +429,33 @@ mod tests {
         );
         assert!(config(&["gcorr", "correlate", "--since", "soon"]).is_err());
     }
+
+    #[test]
+    fn validates_archive_flags() {
+        let ok = |extra: &[&str]| config(&[&["gcorr", "correlate", "--since", "2026-03-02"], extra].concat());
+        assert!(ok(&[]).unwrap().plan.window.is_some());
+        assert!(ok(&["--no-prune"]).unwrap().plan.window.is_none());
+        assert!(config(&["gcorr", "correlate"]).unwrap().plan.window.is_none());
+        assert!(
+            ok(&[
+                "--context",
+                "90m",
+                "--late",
+                "2h 30m",
+                "--key-timezone",
+                "Europe/Berlin"
+            ])
+            .is_ok()
+        );
+        for bad in [
+            &["--context", "soon"][..],
+            &["--late", "-1h"],
+            &["--key-timezone", "Mars/Base"],
+            &["--s3-endpoint", "http://minio.example"],
+            &["--s3-concurrency", "0"],
+        ] {
+            assert!(ok(bad).is_err(), "{bad:?}");
+        }
+        assert!(ok(&["--s3-endpoint", "http://minio.example", "--allow-http"]).is_ok());
+    }
 }

@@ -164,36 +164,27 @@ impl Remote {
         if objects.is_empty() && !url.key.is_empty() && !url.key.ends_with('/') {
             bail!("s3://{}/{}: no such object or prefix", url.bucket, url.key);
         }
-        let name = |o: &ObjectMeta| format!("s3://{}/{}", bucket.name, o.location);
         if let Some(w) = window {
             objects.retain(|o| pruned.keep(w, o.location.as_ref(), o.size));
         }
-        let sources: Vec<Source> = objects
-            .iter()
-            .map(|o| Source {
-                name: name(o),
-                path: None,
-                size: Some(o.size),
-                remote: None,
-            })
-            .collect();
-        let keys = objects.into_iter().map(|o| o.location).collect();
         let fetcher = Arc::new(Fetcher {
-            bucket,
-            keys,
+            keys: objects.iter().map(|o| o.location.clone()).collect(),
             concurrency: self.settings.concurrency,
             runtime: self.runtime.clone(),
             interrupted: self.interrupted.clone(),
             slots: Mutex::new(None),
+            bucket: bucket.clone(),
         });
-        let attach = |(index, s): (usize, Source)| Source {
+        let source = |(index, o): (usize, &ObjectMeta)| Source {
+            name: format!("s3://{}/{}", bucket.name, o.location),
+            path: None,
+            size: Some(o.size),
             remote: Some(Object {
                 fetcher: fetcher.clone(),
                 index,
             }),
-            ..s
         };
-        Ok(sources.into_iter().enumerate().map(attach).collect())
+        Ok(objects.iter().enumerate().map(source).collect())
     }
 
     fn bucket(&mut self, name: &str) -> Result<Arc<Bucket>> {
