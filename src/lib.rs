@@ -133,6 +133,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let (store, mut counts) = read?;
     counts.pruned = cfg.plan.window.as_ref().map(|_| gathered.pruned);
     let interrupted = gathered.remote.as_ref().is_some_and(|r| r.interrupted());
+    counts.failed_inputs = gathered.remote.as_ref().map(|r| r.failed()).unwrap_or_default();
     diag.finish();
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();

@@ -30,6 +30,8 @@ pub struct Counts {
     pub bytes: u64,
     /// What key-time pruning left unread; `None` without a window.
     pub pruned: Option<Pruned>,
+    /// Inputs that could not be read whole (S3 objects, retries done), by name.
+    pub failed_inputs: Vec<String>,
 }
 
 impl Counts {
@@ -38,6 +40,7 @@ impl Counts {
             inputs: vec![InputCounts::default(); inputs],
             bytes: 0,
             pruned: None,
+            failed_inputs: Vec::new(),
         }
     }
 
@@ -222,6 +225,8 @@ pub struct Report<'a> {
     /// Files and objects not read because of the date in their names (with --since/--until).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pruned: Option<Pruned>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_inputs: Vec<String>,
     pub elapsed_ms: u128,
     pub enrichment: Option<&'a Figures>,
 }
@@ -238,6 +243,7 @@ impl<'a> Report<'a> {
             totals: Totals::new(inputs, counts, conversations),
             bytes_read: counts.bytes,
             pruned: counts.pruned,
+            failed_inputs: counts.failed_inputs.clone(),
             elapsed_ms: elapsed.as_millis(),
             enrichment,
         }

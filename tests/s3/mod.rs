@@ -574,7 +574,10 @@ fn throttling_and_cut_connections_are_retried_without_double_counting() {
     // An object that still fails is named, the rest goes on: exit 3; --strict makes it fatal.
     let proxy = Proxy::start();
     proxy.fault("p/1.json", Fault::Deny);
-    let partial = run_s3(dir.path(), &proxy, &["correlate", &url]).code(3);
+    let partial = run_s3(dir.path(), &proxy, &["correlate", &url, "--report", "r.json"]).code(3);
+    let report: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["failed_inputs"], json!([format!("{url}1.json")]));
     let named: Vec<&str> = partial.diagnostics();
     assert_eq!(named.len(), 1, "{}", partial.stderr);
     assert!(

@@ -120,7 +120,16 @@ pub struct Remote {
     settings: Settings,
     runtime: Arc<tokio::runtime::Runtime>,
     buckets: HashMap<String, Arc<Bucket>>,
-    interrupted: Arc<AtomicBool>,
+    outcome: Arc<Outcome>,
+}
+
+/// What went wrong while fetching, for the summary and the report.
+#[derive(Default)]
+struct Outcome {
+    /// Ctrl-C stopped the fetching.
+    interrupted: AtomicBool,
+    /// URLs of the objects that could not be read whole, retries done.
+    failed: Mutex<Vec<String>>,
 }
 
 impl Remote {
@@ -135,13 +144,20 @@ impl Remote {
             settings: settings.clone(),
             runtime: Arc::new(runtime),
             buckets: HashMap::new(),
-            interrupted: Arc::new(AtomicBool::new(false)),
+            outcome: Arc::default(),
         })
     }
 
     /// True when Ctrl-C stopped the fetching: the objects not read were left out.
     pub fn interrupted(&self) -> bool {
-        self.interrupted.load(Ordering::Relaxed)
+        self.outcome.interrupted.load(Ordering::Relaxed)
+    }
+
+    /// The URLs of the objects that could not be read, in key order.
+    pub fn failed(&self) -> Vec<String> {
+        let mut failed = self.outcome.failed.lock().map(|f| f.clone()).unwrap_or_default();
+        failed.sort();
+        failed
     }
 
     /// The objects `url` names, in key order, less those `window` prunes (counted in
@@ -171,7 +187,7 @@ impl Remote {
             keys: objects.iter().map(|o| o.location.clone()).collect(),
             concurrency: self.settings.concurrency,
             runtime: self.runtime.clone(),
-            interrupted: self.interrupted.clone(),
+            outcome: self.outcome.clone(),
             slots: Mutex::new(None),
             bucket: bucket.clone(),
         });
@@ -375,7 +391,7 @@ struct Fetcher {
     keys: Vec<Path>,
     concurrency: usize,
     runtime: Arc<tokio::runtime::Runtime>,
-    interrupted: Arc<AtomicBool>,
+    outcome: Arc<Outcome>,
     /// Each object's receiving end, until its reader takes it; `None` before the start.
     slots: Mutex<Option<Vec<Option<Chunks>>>>,
 }
@@ -390,39 +406,50 @@ impl Fetcher {
     fn start(&self) -> Vec<Option<Chunks>> {
         let (senders, receivers): (Vec<_>, Vec<_>) = self.keys.iter().map(|_| mpsc::channel(CHANNEL)).unzip();
         let jobs: Vec<_> = self.keys.iter().cloned().zip(senders).collect();
-        let store = self.bucket.clone();
+        let bucket = self.bucket.clone();
         let concurrency = self.concurrency;
-        let interrupted = self.interrupted.clone();
+        let outcome = self.outcome.clone();
         self.runtime.spawn(async move {
             let all = futures::stream::iter(jobs)
-                .map(|(key, tx)| fetch(&store.store, key, tx))
+                .map(|(key, tx)| async {
+                    let ok = fetch(&bucket.store, &key, tx).await;
+                    (ok, key)
+                })
                 .buffered(concurrency)
-                .for_each(|()| async {});
+                .for_each(|(ok, key)| {
+                    if !ok {
+                        if let Ok(mut failed) = outcome.failed.lock() {
+                            failed.push(format!("s3://{}/{key}", bucket.name));
+                        }
+                    }
+                    async {}
+                });
             tokio::select! {
                 () = all => {}
-                _ = tokio::signal::ctrl_c() => interrupted.store(true, Ordering::Relaxed),
+                _ = tokio::signal::ctrl_c() => outcome.interrupted.store(true, Ordering::Relaxed),
             }
         });
         receivers.into_iter().map(Some).collect()
     }
 }
 
-/// GETs one object into its channel; an error ends the stream.
-async fn fetch(store: &AmazonS3, key: Path, tx: mpsc::Sender<io::Result<Bytes>>) {
-    let mut body = match store.get(&key).await {
+/// GETs one object into its channel; an error ends the stream. False when it failed.
+async fn fetch(store: &AmazonS3, key: &Path, tx: mpsc::Sender<io::Result<Bytes>>) -> bool {
+    let mut body = match store.get(key).await {
         Ok(r) => r.into_stream(),
         Err(e) => {
             let _ = tx.send(Err(io::Error::other(explain(&e)))).await;
-            return;
+            return false;
         }
     };
     while let Some(chunk) = body.next().await {
         let failed = chunk.is_err();
         let chunk = chunk.map_err(|e| io::Error::other(explain(&e)));
         if tx.send(chunk).await.is_err() || failed {
-            return;
+            return !failed;
         }
     }
+    true
 }
 
 /// The reading end of one object.
