@@ -150,7 +150,7 @@ impl Remote {
 
     /// True when Ctrl-C stopped the fetching: the objects not read were left out.
     pub fn interrupted(&self) -> bool {
-        self.outcome.interrupted.load(Ordering::Relaxed)
+        self.outcome.interrupted.load(Ordering::SeqCst)
     }
 
     /// The URLs of the objects that could not be read, in key order.
@@ -411,45 +411,47 @@ impl Fetcher {
         let outcome = self.outcome.clone();
         self.runtime.spawn(async move {
             let all = futures::stream::iter(jobs)
-                .map(|(key, tx)| async {
-                    let ok = fetch(&bucket.store, &key, tx).await;
-                    (ok, key)
-                })
+                .map(|(key, tx)| fetch(&bucket, key, tx, &outcome))
                 .buffered(concurrency)
-                .for_each(|(ok, key)| {
-                    if !ok {
-                        if let Ok(mut failed) = outcome.failed.lock() {
-                            failed.push(format!("s3://{}/{key}", bucket.name));
-                        }
-                    }
-                    async {}
-                });
+                .for_each(|()| async {});
+            // The flag is set before select! drops the fetches (closing the readers' channels),
+            // so a reader that sees its input end early can tell it was interrupted.
+            let interrupt = async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    outcome.interrupted.store(true, Ordering::SeqCst);
+                }
+            };
             tokio::select! {
                 () = all => {}
-                _ = tokio::signal::ctrl_c() => outcome.interrupted.store(true, Ordering::Relaxed),
+                () = interrupt => {}
             }
         });
         receivers.into_iter().map(Some).collect()
     }
 }
 
-/// GETs one object into its channel; an error ends the stream. False when it failed.
-async fn fetch(store: &AmazonS3, key: &Path, tx: mpsc::Sender<io::Result<Bytes>>) -> bool {
-    let mut body = match store.get(key).await {
+/// GETs one object into its channel; an error ends the stream, and is recorded before the
+/// reader can see it.
+async fn fetch(bucket: &Bucket, key: Path, tx: mpsc::Sender<io::Result<Bytes>>, outcome: &Outcome) {
+    let failed = |e: &object_store::Error| {
+        if let Ok(mut failed) = outcome.failed.lock() {
+            failed.push(format!("s3://{}/{key}", bucket.name));
+        }
+        io::Error::other(explain(e))
+    };
+    let mut body = match bucket.store.get(&key).await {
         Ok(r) => r.into_stream(),
         Err(e) => {
-            let _ = tx.send(Err(io::Error::other(explain(&e)))).await;
-            return false;
+            let _ = tx.send(Err(failed(&e))).await;
+            return;
         }
     };
     while let Some(chunk) = body.next().await {
-        let failed = chunk.is_err();
-        let chunk = chunk.map_err(|e| io::Error::other(explain(&e)));
-        if tx.send(chunk).await.is_err() || failed {
-            return !failed;
+        let end = chunk.is_err();
+        if tx.send(chunk.map_err(|e| failed(&e))).await.is_err() || end {
+            return;
         }
     }
-    true
 }
 
 /// The reading end of one object.
