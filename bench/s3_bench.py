@@ -177,6 +177,10 @@ def main():
             "aws s3 sync": lambda d: ["aws", "s3", "sync", url, d, "--endpoint-url", endpoint, "--only-show-errors"],
             "gcorr correlate s3://": lambda d: [args.gcorr, "correlate", url, "-q", "-o", os.path.join(d, "out.ndjson")],
         }
+        # The same objects on local disk: what reading from S3 adds to gcorr's own work.
+        local = os.path.join(work, "local")
+        timed(["aws", "s3", "sync", url, local, "--endpoint-url", endpoint, "--only-show-errors"], env)
+        contenders["gcorr correlate (local copy)"] = lambda d: [args.gcorr, "correlate", local, "-q", "-o", os.path.join(d, "out.ndjson")]
         duck, why = duckdb_query(endpoint)
         if duck:
             contenders["DuckDB read_json s3://"] = lambda d: duck
