@@ -1,19 +1,59 @@
-//! Dedup and grouping: the pure heart of gcorr.
+//! Dedup, grouping and selection: the pure heart of gcorr.
 //!
 //! [`Store::add`] takes events in input order, drops the ones already seen (by event id, and
 //! with `--dedup content` by the digest of their `detail`) and keeps the rest in a compact
-//! form (80 bytes an event, ids interned). [`Store::finish`] groups them by conversation,
-//! orders each conversation's events by time (ties keep input order) and orders the
-//! conversations by start, then id, so the same input always gives the same output.
+//! form (80 bytes an event, ids interned). For each kept id it remembers which event holds
+//! it and a 32-bit digest of its content, so that an id seen again with other content is told
+//! apart from a re-delivery (a *conflicting* duplicate), and every duplicate is counted in the
+//! timeline of the event kept for its id — the conversation the id was first seen in — so
+//! the timelines' duplicates add up to the run's. [`Store::finish`] groups the events by
+//! conversation, orders each conversation's events by time (ties keep input order) and orders
+//! the conversations by start, then id, so the same input always gives the same output.
+//! [`Correlation::select`] then keeps the conversations the time and media filters select,
+//! judged on whole timelines.
 
+use std::collections::hash_map::Entry;
 use std::ops::Range;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::event::ParsedEvent;
-use crate::ids::Atom;
+use crate::ids::{Atom, U128};
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
+
+/// Which events and conversations to keep.
+///
+/// `--conversation` (and with `--clip` the time window) is decided per event while reading
+/// ([`Filter::keeps`]); the time window and `--media` select whole conversations after
+/// grouping ([`Correlation::select`]), since what a conversation did is only known from all
+/// of its events.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Keep only the events inside the time window rather than whole conversations.
+    pub clip: bool,
+    pub conversations: Vec<Atom>,
+    pub media: Vec<Atom>,
+}
+
+impl Filter {
+    /// Whether an event is read at all.
+    pub fn keeps(&self, e: &ParsedEvent) -> bool {
+        (self.conversations.is_empty() || self.conversations.contains(&e.conversation))
+            && (!self.clip || self.in_window(e.time))
+    }
+
+    fn in_window(&self, time: i64) -> bool {
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time < u)
+    }
+
+    /// Whether some conversations may be left out after grouping.
+    fn selects(&self) -> bool {
+        !self.media.is_empty() || (!self.clip && (self.since.is_some() || self.until.is_some()))
+    }
+}
 
 /// An event id: packed UUID, or interned text.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,11 +111,42 @@ pub struct Conversation {
     pub duplicates: u32,
 }
 
-/// Whether [`Store::add`] kept an event.
+/// What [`Store::add`] did with an event.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Added {
     Kept,
+    /// A re-delivery of a kept event: same id, same content.
     Duplicate,
+    /// The id of a kept event with other content; the kept one is at `input`, `pos`.
+    Conflicting {
+        input: u32,
+        pos: Pos,
+    },
+}
+
+/// The event kept for an id, and the low half of its [`ParsedEvent::fingerprint`] (it fills
+/// what would be padding beside a 16-byte key; a different event passes for a re-delivery
+/// with odds of 1 in 4 billion).
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    event: u32,
+    fingerprint: u32,
+}
+
+/// Duplicates dropped from one input and counted in one conversation.
+#[derive(Clone, Copy, Debug, Default)]
+struct Dropped {
+    duplicates: u32,
+    conflicting: u32,
+}
+
+/// Per input, what [`Correlation::select`] left out: kept events and duplicates of the
+/// conversations not selected, which count as filtered out instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unselected {
+    pub kept: u64,
+    pub duplicates: u64,
+    pub conflicting: u64,
 }
 
 /// Every kept event, in input order.
@@ -87,9 +158,12 @@ pub struct Store {
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
     conversation_index: FxHashMap<Sym, u32>,
-    seen_uuids: FxHashSet<u128>,
-    seen_texts: FxHashSet<Sym>,
-    seen_content: FxHashSet<u128>,
+    seen_uuids: FxHashMap<U128, Seen>,
+    seen_texts: FxHashMap<Sym, Seen>,
+    /// `--dedup content`: detail digest → the event kept with it.
+    seen_content: FxHashMap<U128, u32>,
+    /// By (conversation, input); only pairs with duplicates have an entry.
+    dropped: FxHashMap<(u32, u32), Dropped>,
 }
 
 impl Store {
@@ -101,26 +175,42 @@ impl Store {
     }
 
     pub fn add(&mut self, e: &ParsedEvent, input: u32, pos: Pos) -> Added {
-        let id = match &e.id {
+        let index = self.events.len() as u32;
+        let fingerprint = e.fingerprint as u32;
+        let seen = Seen {
+            event: index,
+            fingerprint,
+        };
+        let (id, first) = match &e.id {
             Atom::Uuid(v) => {
+                let first = first_or_insert(self.seen_uuids.entry(*v), seen);
                 let v = v.get();
-                if !self.seen_uuids.insert(v) {
-                    return self.duplicate(&e.conversation);
-                }
-                EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32])
+                let id = EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32]);
+                (id, first)
             }
             other => {
                 let sym = self.syms.sym(other);
-                if !self.seen_texts.insert(sym) {
-                    return self.duplicate(&e.conversation);
-                }
-                EventId::Text(sym)
+                (
+                    EventId::Text(sym),
+                    first_or_insert(self.seen_texts.entry(sym), seen),
+                )
             }
         };
+        if let Some(first) = first {
+            return self.duplicate(first, fingerprint, input);
+        }
         if let Some(digest) = e.content {
-            if !self.seen_content.insert(digest) {
-                return self.duplicate(&e.conversation);
+            if let Some(&event) = self.seen_content.get(&U128::from(digest)) {
+                // The same detail under a new id: the new id now stands for the event kept,
+                // so a re-delivery of it counts there too.
+                let same = Seen { event, fingerprint };
+                match &e.id {
+                    Atom::Uuid(v) => self.seen_uuids.insert(*v, same),
+                    _ => self.seen_texts.insert(self.syms.sym(&e.id), same),
+                };
+                return self.duplicate(same, fingerprint, input);
             }
+            self.seen_content.insert(U128::from(digest), index);
         }
         let conversation = self.conversation(&e.conversation);
         self.conversations[conversation as usize].events += 1;
@@ -162,22 +252,39 @@ impl Store {
         })
     }
 
-    fn duplicate(&mut self, conversation: &Atom) -> Added {
-        if let Some(sym) = self.syms.get(conversation) {
-            if let Some(&c) = self.conversation_index.get(&sym) {
-                self.conversations[c as usize].duplicates += 1;
+    /// Counts a duplicate of the kept event `first` in that event's conversation.
+    fn duplicate(&mut self, first: Seen, fingerprint: u32, input: u32) -> Added {
+        let kept = &self.events[first.event as usize];
+        let conflict = first.fingerprint != fingerprint;
+        self.conversations[kept.conversation as usize].duplicates += 1;
+        let d = self.dropped.entry((kept.conversation, input)).or_default();
+        d.duplicates += 1;
+        if conflict {
+            d.conflicting += 1;
+            Added::Conflicting {
+                input: kept.input,
+                pos: kept.pos(),
             }
+        } else {
+            Added::Duplicate
         }
-        Added::Duplicate
+    }
+
+    /// Whether any event of this conversation was kept.
+    pub fn has_conversation(&self, id: &Atom) -> bool {
+        self.syms
+            .get(id)
+            .is_some_and(|sym| self.conversation_index.contains_key(&sym))
     }
 
     /// Approximate bytes held per kept event, for `-v`.
     pub fn bytes_per_event(&self) -> f64 {
         let n = self.events.len().max(1) as f64;
         let held = self.events.capacity() * std::mem::size_of::<Event>()
-            + self.seen_uuids.capacity() * 17
-            + self.seen_texts.capacity() * 5
-            + self.seen_content.capacity() * 17
+            + self.seen_uuids.capacity() * 25
+            + self.seen_texts.capacity() * 13
+            + self.seen_content.capacity() * 25
+            + self.dropped.capacity() * 17
             + self.conversation_index.capacity() * 9
             + self.conversations.capacity() * std::mem::size_of::<Conversation>()
             + self.syms.heap_bytes();
@@ -187,9 +294,9 @@ impl Store {
     /// Groups and orders everything kept.
     pub fn finish(mut self) -> Correlation {
         // The dedup sets are done with: give their memory back before grouping.
-        self.seen_uuids = FxHashSet::default();
-        self.seen_texts = FxHashSet::default();
-        self.seen_content = FxHashSet::default();
+        self.seen_uuids = FxHashMap::default();
+        self.seen_texts = FxHashMap::default();
+        self.seen_content = FxHashMap::default();
         self.conversation_index = FxHashMap::default();
         let mut starts = Vec::with_capacity(self.conversations.len() + 1);
         let mut total = 0u32;
@@ -266,6 +373,60 @@ impl Correlation {
     pub fn conversation(&self, g: &Group) -> &Conversation {
         &self.store.conversations[g.conversation as usize]
     }
+
+    /// Keeps the conversations with an event in the time window (unless `--clip` already cut
+    /// the events to it) and with an event of one of the media, whole. Returns, per input,
+    /// what the conversations left out had kept and dropped.
+    pub fn select(&mut self, filter: &Filter) -> Vec<Unselected> {
+        let mut out = vec![Unselected::default(); self.store.inputs.len()];
+        if !filter.selects() {
+            return out;
+        }
+        // A medium never interned is used by no event.
+        let media: Vec<Sym> = filter
+            .media
+            .iter()
+            .filter_map(|m| self.store.syms.get(m))
+            .collect();
+        let (groups, order, store) = (&mut self.groups, &self.order, &self.store);
+        let mut left_out = vec![false; store.conversations.len()];
+        groups.retain(|g| {
+            let mut events = order[g.range.clone()].iter().map(|&i| &store.events[i as usize]);
+            let selected = if filter.clip {
+                true
+            } else {
+                events.clone().any(|e| filter.in_window(e.time))
+            } && (filter.media.is_empty()
+                || events.any(|e| e.media.is_some_and(|m| media.contains(&m))));
+            if !selected {
+                left_out[g.conversation as usize] = true;
+                for &i in &order[g.range.clone()] {
+                    let input = store.events[i as usize].input as usize;
+                    out[input].kept += 1;
+                }
+            }
+            selected
+        });
+        for (&(conversation, input), d) in &store.dropped {
+            if left_out[conversation as usize] {
+                let u = &mut out[input as usize];
+                u.duplicates += u64::from(d.duplicates);
+                u.conflicting += u64::from(d.conflicting);
+            }
+        }
+        out
+    }
+}
+
+/// The event already kept for an id, or `None` after recording `seen` as the one kept.
+fn first_or_insert<K>(entry: Entry<'_, K, Seen>, seen: Seen) -> Option<Seen> {
+    match entry {
+        Entry::Occupied(o) => Some(*o.get()),
+        Entry::Vacant(v) => {
+            v.insert(seen);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +448,7 @@ mod tests {
             disconnect: None,
             wrapup: None,
             content: None,
+            fingerprint: 0,
         }
     }
 
