@@ -24,13 +24,16 @@ Examples:
   aws s3 cp s3://bucket/2026/03/02/08/obj - | gcorr correlate
   gcorr correlate dump/ --conversation ID           one conversation
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
+                                                    conversations active that hour, whole
+  gcorr correlate dump/ --media callback            conversations that used a callback
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
   gcorr correlate dump/ --format table              one aligned line per conversation, to read
   gcorr correlate dump/ --format html -o out.html   a report to open in a browser (swimlanes)
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
-Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid or some
-conversations could not be enriched, 130 interrupted (what was known is written).";
+Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid, some event
+ids came again with different content, or some conversations could not be enriched, 130
+interrupted (what was known is written).";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.

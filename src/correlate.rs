@@ -512,6 +512,79 @@ mod tests {
     }
 
     #[test]
+    fn an_id_with_other_content_is_a_conflict_counted_where_it_was_kept() {
+        let mut s = Store::new(vec!["a".into(), "b".into()]);
+        let mut first = ev("e1", "x", 1);
+        first.fingerprint = 7;
+        let mut again = ev("e1", "x", 1);
+        again.fingerprint = 7;
+        let mut other = ev("e1", "y", 2);
+        other.fingerprint = 8;
+        assert_eq!(s.add(&first, 0, Pos::Line(3)), Added::Kept);
+        assert_eq!(s.add(&again, 1, Pos::Line(1)), Added::Duplicate);
+        assert_eq!(
+            s.add(&other, 1, Pos::Offset(9)),
+            Added::Conflicting {
+                input: 0,
+                pos: Pos::Line(3)
+            }
+        );
+        assert!(!s.has_conversation(&Atom::from("y")), "y was never kept");
+        let c = s.finish();
+        assert_eq!(c.groups.len(), 1);
+        assert_eq!(c.conversation(&c.groups[0]).duplicates, 2);
+    }
+
+    #[test]
+    fn selection_keeps_whole_conversations() {
+        let mut s = Store::new(vec!["a".into(), "b".into()]);
+        let mut voice = ev("e1", "x", 10);
+        voice.media = Some(Atom::from("voice"));
+        let mut callback = ev("e2", "x", 50);
+        callback.media = Some(Atom::from("callback"));
+        let mut chat = ev("e3", "y", 20);
+        chat.media = Some(Atom::from("chat"));
+        s.add(&voice, 0, Pos::Line(1));
+        s.add(&callback, 1, Pos::Line(1));
+        s.add(&chat, 0, Pos::Line(2));
+        s.add(&chat, 1, Pos::Line(2));
+        let by_media = Filter {
+            media: vec![Atom::from("callback")],
+            ..Filter::default()
+        };
+        let mut c = s.finish();
+        let left = c.groups.clone();
+        assert_eq!(
+            c.select(&by_media),
+            [
+                Unselected {
+                    kept: 1,
+                    ..Unselected::default()
+                },
+                Unselected {
+                    duplicates: 1,
+                    ..Unselected::default()
+                }
+            ]
+        );
+        assert_eq!(timelines(&c), [("x".into(), vec!["e1".into(), "e2".into()])]);
+        // A window that only the callback is in keeps x whole; clipped, events are cut while read.
+        c.groups = left;
+        let window = Filter {
+            since: Some(40),
+            ..Filter::default()
+        };
+        c.select(&window);
+        assert_eq!(timelines(&c), [("x".into(), vec!["e1".into(), "e2".into()])]);
+        assert!(
+            window.keeps(&ev("e", "x", 10)),
+            "not clipped: every event is read"
+        );
+        let clipped = Filter { clip: true, ..window };
+        assert!(!clipped.keeps(&ev("e", "x", 10)) && clipped.keeps(&ev("e", "x", 40)));
+    }
+
+    #[test]
     fn content_dedup_catches_new_ids_with_the_same_detail() {
         let mut s = Store::default();
         let mut a = ev("e1", "a", 1);

@@ -98,9 +98,18 @@ impl fmt::Display for Uuid {
     }
 }
 
-/// A `u128` stored with 8-byte alignment, so that an [`Atom`] is 24 bytes rather than 32.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// A `u128` stored with 8-byte alignment, so that an [`Atom`] is 24 bytes rather than 32 (and
+/// a dedup entry keyed by one, with 8 bytes beside it, 24 rather than 32).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct U128([u64; 2]);
+
+/// Two words, as a `u128` hashes: no length prefix as an array would add.
+impl Hash for U128 {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0[0]);
+        h.write_u64(self.0[1]);
+    }
+}
 
 impl U128 {
     pub fn get(self) -> u128 {
