@@ -32,6 +32,8 @@ pub struct Source {
     pub size: Option<u64>,
     /// The open file, once [`open_all`] has opened it.
     file: Option<Arc<File>>,
+    /// Device and inode, which tell two names of one file.
+    identity: Option<(u64, u64)>,
 }
 
 impl Source {
@@ -41,6 +43,7 @@ impl Source {
             path: None,
             size: None,
             file: None,
+            identity: None,
         }
     }
 }
@@ -97,7 +100,7 @@ fn read_once(sources: &mut Vec<Source>, quiet: bool) {
     let mut first: HashMap<(u64, u64), String> = HashMap::new();
     let mut twice = 0usize;
     sources.retain(|s| {
-        let Some(key) = s.path.as_deref().and_then(identity) else {
+        let Some(key) = s.identity else {
             return true;
         };
         match first.get(&key) {
@@ -128,13 +131,13 @@ fn read_once(sources: &mut Vec<Source>, quiet: bool) {
 
 /// A file's device and inode: what makes two names one file.
 #[cfg(unix)]
-fn identity(path: &Path) -> Option<(u64, u64)> {
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn identity(_: &Path) -> Option<(u64, u64)> {
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 
@@ -144,6 +147,7 @@ fn file_source(path: &Path, meta: &std::fs::Metadata) -> Source {
         path: Some(path.to_owned()),
         size: meta.is_file().then_some(meta.len()),
         file: None,
+        identity: identity(meta),
     }
 }
 
