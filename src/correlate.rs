@@ -392,12 +392,10 @@ impl Correlation {
         let mut left_out = vec![false; store.conversations.len()];
         groups.retain(|g| {
             let mut events = order[g.range.clone()].iter().map(|&i| &store.events[i as usize]);
-            let selected = if filter.clip {
-                true
-            } else {
-                events.clone().any(|e| filter.in_window(e.time))
-            } && (filter.media.is_empty()
-                || events.any(|e| e.media.is_some_and(|m| media.contains(&m))));
+            let in_window = filter.clip || events.clone().any(|e| filter.in_window(e.time));
+            let used_media =
+                filter.media.is_empty() || events.any(|e| e.media.is_some_and(|m| media.contains(&m)));
+            let selected = in_window && used_media;
             if !selected {
                 left_out[g.conversation as usize] = true;
                 for &i in &order[g.range.clone()] {

@@ -134,17 +134,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     diag.finish();
     counts.skipped_entries = skipped.len() as u64;
     if !cfg.quiet {
-        for id in cfg
-            .filter
-            .conversations
-            .iter()
-            .filter(|c| !store.has_conversation(c))
-        {
-            eprintln!(
-                "gcorr: warning: --conversation {}: matches nothing in the input",
-                report::printable(&id.to_string())
-            );
-        }
+        warn_unmatched(&cfg.filter, &store);
     }
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
@@ -233,6 +223,17 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// Says which `--conversation` ids matched no event: a typo otherwise looks like an empty
+/// result.
+fn warn_unmatched(filter: &correlate::Filter, store: &correlate::Store) {
+    for id in filter.conversations.iter().filter(|c| !store.has_conversation(c)) {
+        eprintln!(
+            "gcorr: warning: --conversation {}: matches nothing in the input",
+            report::printable(&id.to_string())
+        );
+    }
 }
 
 /// Fails before any work when `path` cannot be created: its directory is missing.

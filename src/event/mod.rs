@@ -46,7 +46,7 @@ pub struct ParsedEvent {
 
 /// The digest of what gcorr reads from an event besides its id. Taken over the normalised
 /// fields rather than the record's bytes, so the same event in another layout (pretty-printed,
-/// keys reordered, escaped) matches, and any difference that would change a timeline does not.
+/// keys reordered, escaped) matches, while any difference a timeline would show does not.
 pub fn fingerprint(e: &ParsedEvent) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     e.time.hash(&mut h);
