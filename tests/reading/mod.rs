@@ -227,7 +227,7 @@ fn time_filters_keep_whole_conversations() {
         .collect();
     assert!(expected.len() < base.len(), "the window leaves some out");
     assert_eq!(ts.iter().collect::<Vec<_>>(), expected, "whole timelines");
-    // A's callback is after the window: still there.
+    // A goes on after the window: its timeline is whole, callback included.
     let a = find(&ts, A);
     assert_eq!(a, find(&base, A));
     assert_eq!(strings(&a["media_types"]), ["voice", "callback"]);
@@ -238,6 +238,9 @@ fn time_filters_keep_whole_conversations() {
     let dups: u64 = ts.iter().map(|t| t["duplicates_dropped"].as_u64().unwrap()).sum();
     assert_eq!(s.duplicates, dups);
 
+    // --clip alone has no window to cut at.
+    let r = run(&["correlate", "events.ndjson", "--clip"]).code(2);
+    assert!(r.stderr.contains("--clip") && r.stdout.is_empty(), "{}", r.stderr);
     // --clip keeps only the events inside the window, as before.
     let r = run(&[
         "correlate",
