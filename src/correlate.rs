@@ -582,6 +582,44 @@ mod tests {
         assert!(!clipped.keeps(&ev("e", "x", 10)) && clipped.keeps(&ev("e", "x", 40)));
     }
 
+    proptest::proptest! {
+        /// However ids, conversations and contents mix, every duplicate is counted in exactly
+        /// one timeline, and a conflict is exactly a repeated id whose content differs from
+        /// the kept one's.
+        #[test]
+        fn duplicates_add_up(adds in proptest::collection::vec((0u8..6, 0u8..3, 0u64..3), 0..60)) {
+            let mut s = Store::new(vec!["a".into()]);
+            let mut kept: std::collections::HashMap<u8, u64> = Default::default();
+            let (mut dups, mut conflicts) = (0u32, 0);
+            for (n, &(id, conv, content)) in adds.iter().enumerate() {
+                let mut e = ev(&format!("e{id}"), &format!("c{conv}"), n as i64);
+                e.fingerprint = content;
+                let added = s.add(&e, 0, Pos::Line(n as u64 + 1));
+                match kept.get(&id) {
+                    None => {
+                        proptest::prop_assert_eq!(added, Added::Kept);
+                        kept.insert(id, content);
+                    }
+                    Some(&first) if first == content => {
+                        proptest::prop_assert_eq!(added, Added::Duplicate);
+                        dups += 1;
+                    }
+                    Some(_) => {
+                        let conflict = matches!(added, Added::Conflicting { .. });
+                        proptest::prop_assert!(conflict, "{:?}", added);
+                        dups += 1;
+                        conflicts += 1;
+                    }
+                }
+            }
+            let c = s.finish();
+            let per: u32 = c.groups.iter().map(|g| c.conversation(g).duplicates).sum();
+            proptest::prop_assert_eq!(per, dups);
+            let dropped: u32 = c.store.dropped.values().map(|d| d.conflicting).sum();
+            proptest::prop_assert_eq!(dropped, conflicts);
+        }
+    }
+
     #[test]
     fn content_dedup_catches_new_ids_with_the_same_detail() {
         let mut s = Store::default();
