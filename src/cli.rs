@@ -102,9 +102,10 @@ pub struct CorrelateArgs {
     /// Write to FILE instead of stdout (atomically: complete or not at all).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Ndjson)]
-    pub format: Format,
+    /// Output format [default: from the -o file's extension (.html, .csv, .json,
+    /// .ndjson/.jsonl), else ndjson].
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
     /// One record per conversation, without the event list (html: the overview only, no
     /// timelines).
     #[arg(long)]
@@ -224,6 +225,10 @@ impl Config {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let format = args
+            .format
+            .or_else(|| args.output.as_deref().and_then(Format::from_extension))
+            .unwrap_or(Format::Ndjson);
         let resolved = args.api.resolve_from_env().map_err(anyhow::Error::msg)?;
         let api = Settings {
             credentials: if args.offline { None } else { resolved.credentials },
@@ -250,7 +255,7 @@ impl Config {
             api,
             inputs: args.inputs,
             output: args.output,
-            format: args.format,
+            format,
             summary: args.summary,
             color: args.color,
             strict: args.strict,

@@ -1,9 +1,12 @@
-//! The progress bar: on stderr, only when stderr is a terminal and not `-q`.
+//! The progress bar: on stderr, only when stderr is a terminal and not `-q`. Sizes are in
+//! decimal units (MB), as in the summary; rates have one decimal.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+use crate::report::counted;
 
 /// A progress bar that does nothing when hidden.
 pub struct Progress(Option<ProgressBar>);
@@ -17,12 +20,12 @@ impl Progress {
         let bar = match total {
             Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()).with_style(
                 ProgressStyle::with_template(
-                    "{spinner} reading {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {wide_bar}",
+                    "{spinner} reading {decimal_bytes}/{decimal_total_bytes} ({decimal_bytes_per_sec}, {eta}) {wide_bar}",
                 )
                 .expect("valid template"),
             ),
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{spinner} reading {bytes} ({bytes_per_sec})")
+                ProgressStyle::with_template("{spinner} reading {decimal_bytes} ({decimal_bytes_per_sec})")
                     .expect("valid template"),
             ),
         };
@@ -36,9 +39,12 @@ impl Progress {
             return Progress(None);
         }
         let style = ProgressStyle::with_template(
-            "{spinner} fetching {pos}/{len} conversations ({per_sec}, {eta} left) {msg} {wide_bar}",
+            "{spinner} fetching {pos}/{len} conversations ({rate}, {eta} left) {msg} {wide_bar}",
         )
-        .expect("valid template");
+        .expect("valid template")
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1}/s", s.per_sec());
+        });
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress(Some(bar))
@@ -49,7 +55,7 @@ impl Progress {
         if let Some(b) = &self.0 {
             b.inc(1);
             if retries > 0 {
-                b.set_message(format!("{retries} retries"));
+                b.set_message(counted(retries, "retry", "retries"));
             }
         }
     }

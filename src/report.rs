@@ -89,7 +89,10 @@ impl Diagnostics {
     /// The line that closes the list, if some were not shown.
     pub fn finish(&self) {
         if self.hidden > 0 && !self.quiet {
-            eprintln!("gcorr: {} more invalid records not shown", group(self.hidden));
+            eprintln!(
+                "gcorr: {} not shown",
+                counted(self.hidden, "more invalid record", "more invalid records")
+            );
         }
     }
 }
@@ -107,12 +110,19 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// `1 duplicate`, `2 duplicates`, `1,000 duplicates`: a count in words.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", group(n), if n == 1 { one } else { many })
+}
+
 /// The end-of-run summary.
 pub struct Summary<'a> {
     pub inputs: usize,
     pub counts: &'a Counts,
     pub conversations: usize,
     pub elapsed: Duration,
+    /// The read phase, which the throughput is over.
+    pub read: Duration,
     pub enrichment: Option<&'a Figures>,
 }
 
@@ -120,19 +130,17 @@ impl Summary<'_> {
     pub fn print(&self, w: &mut dyn Write) -> std::io::Result<()> {
         let t = self.counts.total();
         let secs = self.elapsed.as_secs_f64();
-        let rate = if secs > 0.0 {
-            self.counts.bytes as f64 / secs / 1e6
+        // Throughput is the reading's own: enrichment and writing are not reading.
+        let reading = self.read.as_secs_f64();
+        let rate = if reading > 0.0 {
+            self.counts.bytes as f64 / reading / 1e6
         } else {
             0.0
         };
-        let inputs = if self.inputs == 1 {
-            "1 input".to_owned()
-        } else {
-            format!("{} inputs", self.inputs)
-        };
+        let inputs = counted(self.inputs as u64, "input", "inputs");
         writeln!(
             w,
-            "gcorr: {inputs}, {} MB in {secs:.2} s ({rate:.0} MB/s)",
+            "gcorr: {inputs}, {} MB in {secs:.2} s (read at {rate:.1} MB/s)",
             mb(self.counts.bytes)
         )?;
         let rows: [(&str, u64); 7] = [
@@ -246,5 +254,12 @@ mod tests {
         assert_eq!(group(999), "999");
         assert_eq!(group(1000), "1,000");
         assert_eq!(group(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn counts_in_words_agree_in_number() {
+        assert_eq!(counted(1, "duplicate", "duplicates"), "1 duplicate");
+        assert_eq!(counted(0, "duplicate", "duplicates"), "0 duplicates");
+        assert_eq!(counted(1200, "retry", "retries"), "1,200 retries");
     }
 }

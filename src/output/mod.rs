@@ -38,6 +38,20 @@ pub enum Format {
     Html,
 }
 
+impl Format {
+    /// The format a file name implies: `.html`, `.csv`, `.json`, `.ndjson` or `.jsonl`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "html" | "htm" => Format::Html,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            _ => return None,
+        })
+    }
+}
+
 /// What the run knows besides the timelines, for formats that show it (html).
 pub struct Run<'a> {
     pub inputs: usize,
@@ -147,6 +161,11 @@ pub fn write<W: Write + ?Sized>(
         for (i, encoded) in rx {
             pending.insert(i, encoded);
             while let Some(encoded) = pending.remove(&want) {
+                // A signal stops the output between chunks; -o's temporary file is then
+                // removed by its owner.
+                if let Some(sig) = crate::signal::pending() {
+                    return Err(crate::signal::Stopped(sig).into());
+                }
                 out.write_all(&encoded?)?;
                 want += 1;
             }

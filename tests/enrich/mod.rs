@@ -2293,7 +2293,7 @@ fn auth_check_fails_without_credentials_or_with_a_refused_secret() {
     let (code, out, _) = auth_check(None, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("credentials:  none") && out.contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
+        out.contains("credentials:   none") && out.contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
         "{out}"
     );
     let fake = Fake::start(FakeConfig::default());
