@@ -56,7 +56,7 @@ const EVENT_KEYS: [&str; 12] = [
     "source",
 ];
 
-const CSV_EVENT_COLUMNS: [&str; 16] = [
+const CSV_EVENT_COLUMNS: [&str; 18] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -65,6 +65,8 @@ const CSV_EVENT_COLUMNS: [&str; 16] = [
     "event_type",
     "media_type",
     "participant_id",
+    "participant_purpose",
+    "participant_name",
     "session_id",
     "direction",
     "queue_id",
@@ -2078,6 +2080,14 @@ fn check_csv_events(csv_rows: &[BTreeMap<String, String>], ts: &[Value]) {
             for key in EVENT_KEYS {
                 assert_eq!(row[key], or_empty(&e[key]), "{key}");
             }
+            let participant = t["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["participant_id"] == e["participant_id"]);
+            let of = |field: &str| participant.map_or(String::new(), |p| or_empty(&p[field]));
+            assert_eq!(row["participant_purpose"], of("purpose"));
+            assert_eq!(row["participant_name"], of("name"));
             assert_eq!(row["enrichment_status"], "skipped");
         }
     }
