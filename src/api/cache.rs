@@ -47,6 +47,11 @@ impl Cache {
         parse_uuid(id).map(|_| self.dir.join(format!("{id}.json")))
     }
 
+    /// Whether an answer for `id` is stored (without reading it).
+    pub fn contains(&self, id: &str) -> bool {
+        self.path(id).is_some_and(|p| p.is_file())
+    }
+
     /// The stored answer for `id`, if any.
     pub fn read(&self, id: &str) -> Option<Vec<u8>> {
         std::fs::read(self.path(id)?).ok()

@@ -81,6 +81,15 @@ pub fn enrich(
         Some(d) => Some(cache::Cache::open(d, s.options.source.name())?),
         None => None,
     };
+    if let (Some(_), false) = (&s.credentials, quiet) {
+        let to_fetch = wanted_ids
+            .iter()
+            .filter(|id| !cache.as_ref().is_some_and(|c| c.contains(id)))
+            .count();
+        if let Some(notice) = slow_notice(to_fetch, &s.options) {
+            eprintln!("gcorr: {notice}");
+        }
+    }
     let client = http::client(s.timeouts).context("cannot set up the HTTP client")?;
     let auth = s.credentials.clone().map(|c| {
         Auth::new(
@@ -143,6 +152,20 @@ pub fn enrich(
     Ok((outcomes, figures, interrupted))
 }
 
+/// Said once, before fetching, when `--source conversations` (one request per conversation)
+/// at the `--max-rpm` pace would take over a minute to fetch `n` conversations.
+fn slow_notice(n: usize, o: &fetch::Options) -> Option<String> {
+    if o.source != Source::Conversations || n <= o.max_rpm as usize {
+        return None;
+    }
+    let minutes = n as f64 / f64::from(o.max_rpm.max(1));
+    Some(format!(
+        "{n} conversations at {} requests a minute take about {minutes:.1} min to fetch; \
+         --source analytics fetches up to 100 per request",
+        o.max_rpm
+    ))
+}
+
 /// Resolves once SIGINT or SIGTERM has arrived, and takes it.
 async fn signalled() -> Signal {
     loop {
@@ -150,5 +173,30 @@ async fn signalled() -> Signal {
             return s;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(source: Source, max_rpm: u32) -> fetch::Options {
+        fetch::Options {
+            source,
+            concurrency: 8,
+            max_rpm,
+            max_retries: 5,
+            batch_size: 100,
+            backoff_base: Duration::from_secs(1),
+            deadline: Duration::from_secs(600),
+        }
+    }
+
+    #[test]
+    fn a_fetch_over_a_minute_suggests_analytics() {
+        let slow = slow_notice(900, &options(Source::Conversations, 300)).unwrap();
+        assert!(slow.contains("about 3.0 min") && slow.contains("--source analytics"), "{slow}");
+        assert_eq!(slow_notice(300, &options(Source::Conversations, 300)), None);
+        assert_eq!(slow_notice(900, &options(Source::Analytics, 300)), None);
     }
 }
