@@ -8,6 +8,8 @@ mod durable;
 mod enrich;
 #[path = "hardening/mod.rs"]
 mod hardening;
+#[path = "lifecycle/mod.rs"]
+mod lifecycle;
 #[path = "ux/mod.rs"]
 mod ux;
 

@@ -201,16 +201,17 @@ pub fn write<W: Write + ?Sized>(
         for (i, encoded) in rx {
             pending.insert(i, encoded);
             while let Some(encoded) = pending.remove(&want) {
-                // A signal stops the output between chunks; -o's temporary file is then
-                // removed by its owner.
-                if let Some(sig) = crate::signal::pending() {
-                    return Err(crate::signal::Stopped(sig).into());
-                }
                 match encoded? {
                     Encoded::Held(buf) => out.write_all(&buf)?,
                     Encoded::Streamed => {
                         enc.stream(want == 0, &mut timelines(want), &mut &mut *out)?
                     }
+                }
+                // A signal stops the output after the chunk being written (the write itself
+                // may have waited on a slow reader); -o's temporary file is then removed by
+                // its owner.
+                if let Some(sig) = crate::signal::pending() {
+                    return Err(crate::signal::Stopped(sig).into());
                 }
                 want += 1;
             }

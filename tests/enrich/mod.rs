@@ -9,7 +9,7 @@
 //! `--request-timeout-ms`, `--token-margin-ms`) and a high `--max-rpm`, so the whole suite takes
 //! seconds, not minutes.
 
-mod events;
+pub(crate) mod events;
 pub(crate) mod fake;
 mod resume;
 mod soak;
