@@ -49,8 +49,14 @@ const ENVIRONMENT: [(&str, &str); 7] = [
         "GENESYSCLOUD_REGION",
         "region (eu-west-1) or domain (mypurecloud.ie) when --region is not given",
     ),
-    ("GENESYS_ORG_DOMAIN", "the organisation's domain, as GENESYSCLOUD_REGION"),
-    ("GENESYSCLOUD_API_REGION", "API base URL, when --api-base is not given"),
+    (
+        "GENESYS_ORG_DOMAIN",
+        "the organisation's domain, as GENESYSCLOUD_REGION",
+    ),
+    (
+        "GENESYSCLOUD_API_REGION",
+        "API base URL, when --api-base is not given",
+    ),
     ("HOME", "where ~/.gc/config.toml (--profile) is"),
     (
         "NO_COLOR",

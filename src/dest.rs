@@ -76,7 +76,10 @@ fn writable(path: &Path, target: &Path) -> Result<()> {
         Ok(_) => {}
     }
     if !may_create_in(dir) {
-        bail!("{}: cannot create a file in this directory (permission denied)", dir.display());
+        bail!(
+            "{}: cannot create a file in this directory (permission denied)",
+            dir.display()
+        );
     }
     Ok(())
 }

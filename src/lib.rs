@@ -321,7 +321,11 @@ fn enrich(cfg: &Config, c: &correlate::Correlation, interrupted: bool) -> Result
         } else {
             "offline: no Genesys Cloud credentials"
         };
-        return Ok((ids.iter().map(|_| api::Outcome::skipped(why)).collect(), None, None));
+        return Ok((
+            ids.iter().map(|_| api::Outcome::skipped(why)).collect(),
+            None,
+            None,
+        ));
     }
     let (outcomes, figures, signal) = api::enrich(&ids, &cfg.api, cfg.quiet)?;
     Ok((outcomes, Some(figures), signal))

@@ -58,11 +58,7 @@ pub struct Figures {
 ///
 /// SIGINT or SIGTERM stops sending: what was fetched is kept, the rest is `skipped`
 /// (`interrupted`), and the signal is returned, acted on, for the exit code.
-pub fn enrich(
-    ids: &[String],
-    s: &Settings,
-    quiet: bool,
-) -> Result<(Vec<Outcome>, Figures, Option<Signal>)> {
+pub fn enrich(ids: &[String], s: &Settings, quiet: bool) -> Result<(Vec<Outcome>, Figures, Option<Signal>)> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
     let mut wanted = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -195,7 +191,10 @@ mod tests {
     #[test]
     fn a_fetch_over_a_minute_suggests_analytics() {
         let slow = slow_notice(900, &options(Source::Conversations, 300)).unwrap();
-        assert!(slow.contains("about 3.0 min") && slow.contains("--source analytics"), "{slow}");
+        assert!(
+            slow.contains("about 3.0 min") && slow.contains("--source analytics"),
+            "{slow}"
+        );
         assert_eq!(slow_notice(300, &options(Source::Conversations, 300)), None);
         assert_eq!(slow_notice(900, &options(Source::Analytics, 300)), None);
     }

@@ -203,9 +203,7 @@ pub fn write<W: Write + ?Sized>(
             while let Some(encoded) = pending.remove(&want) {
                 match encoded? {
                     Encoded::Held(buf) => out.write_all(&buf)?,
-                    Encoded::Streamed => {
-                        enc.stream(want == 0, &mut timelines(want), &mut &mut *out)?
-                    }
+                    Encoded::Streamed => enc.stream(want == 0, &mut timelines(want), &mut &mut *out)?,
                 }
                 // A signal stops the output after the chunk being written (the write itself
                 // may have waited on a slow reader); -o's temporary file is then removed by

@@ -127,12 +127,23 @@ fn an_output_naming_an_input_is_refused_before_reading() {
     ] {
         let r = run_in(d, &["correlate", input, "-o", out]).code(2);
         let line = error_line(&r.stderr);
-        assert!(line.contains(&format!("-o {out}")) && line.contains(input), "{line}");
+        assert!(
+            line.contains(&format!("-o {out}")) && line.contains(input),
+            "{line}"
+        );
         assert!(!r.stderr.contains(" MB in "), "nothing read: {}", r.stderr);
-        assert_eq!(fs::read(d.join("dump.ndjson")).unwrap(), dump, "the dump is untouched");
+        assert_eq!(
+            fs::read(d.join("dump.ndjson")).unwrap(),
+            dump,
+            "the dump is untouched"
+        );
     }
     let r = run_in(d, &["correlate", "dump.ndjson", "--report", "./link.ndjson"]).code(2);
-    assert!(error_line(&r.stderr).contains("--report ./link.ndjson"), "{}", r.stderr);
+    assert!(
+        error_line(&r.stderr).contains("--report ./link.ndjson"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stdout.is_empty(), "nothing written");
     assert_eq!(fs::read(d.join("dump.ndjson")).unwrap(), dump);
 }
@@ -143,17 +154,46 @@ fn output_and_report_on_one_file_are_refused() {
     let d = dir.path();
     write(&d.join("dump.ndjson"), records(4));
     // A new file, spelt two ways.
-    let r = run_in(d, &["correlate", "dump.ndjson", "-o", "out.json", "--report", "./out.json"]).code(2);
+    let r = run_in(
+        d,
+        &[
+            "correlate",
+            "dump.ndjson",
+            "-o",
+            "out.json",
+            "--report",
+            "./out.json",
+        ],
+    )
+    .code(2);
     let line = error_line(&r.stderr);
-    assert!(line.contains("-o out.json") && line.contains("--report ./out.json"), "{line}");
+    assert!(
+        line.contains("-o out.json") && line.contains("--report ./out.json"),
+        "{line}"
+    );
     assert!(!d.join("out.json").exists(), "nothing written");
     // An existing file, through a link.
     write(&d.join("old.json"), "old");
     std::os::unix::fs::symlink("old.json", d.join("link.json")).unwrap();
-    run_in(d, &["correlate", "dump.ndjson", "-o", "link.json", "--report", "old.json"]).code(2);
+    run_in(
+        d,
+        &[
+            "correlate",
+            "dump.ndjson",
+            "-o",
+            "link.json",
+            "--report",
+            "old.json",
+        ],
+    )
+    .code(2);
     assert_eq!(read(&d.join("old.json")), "old");
     // Two different files are fine.
-    run_in(d, &["correlate", "dump.ndjson", "-o", "out.json", "--report", "r.json"]).ok();
+    run_in(
+        d,
+        &["correlate", "dump.ndjson", "-o", "out.json", "--report", "r.json"],
+    )
+    .ok();
     assert!(d.join("out.json").is_file() && d.join("r.json").is_file());
 }
 
@@ -186,7 +226,10 @@ fn destinations_are_checked_before_reading() {
         (&["-o", "file/out.json"], "file: not a directory"),
         (&["-o", "adir"], "adir: is a directory"),
         (&["-o", "missing/out.json"], "missing: no such directory"),
-        (&["-o", "out.json", "--report", "missing/r.json"], "missing: no such directory"),
+        (
+            &["-o", "out.json", "--report", "missing/r.json"],
+            "missing: no such directory",
+        ),
     ];
     for (args, message) in cases {
         let mut argv = vec!["correlate", "dump.ndjson"];
@@ -215,8 +258,15 @@ fn an_unwritable_directory_is_refused_before_reading() {
         return; // Running as root: permissions do not apply.
     }
     let r = run_in(d, &["correlate", "dump.ndjson", "--report", "locked/r.json"]).code(1);
-    assert!(error_line(&r.stderr).contains("locked: cannot create a file"), "{}", r.stderr);
-    assert!(r.stdout.is_empty(), "no timelines before the report is known writable");
+    assert!(
+        error_line(&r.stderr).contains("locked: cannot create a file"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "no timelines before the report is known writable"
+    );
 }
 
 #[test]
@@ -227,7 +277,12 @@ fn an_output_onto_a_dangling_link_creates_its_target_and_keeps_the_link() {
     fs::create_dir(d.join("real")).unwrap();
     std::os::unix::fs::symlink("real/out.ndjson", d.join("out.ndjson")).unwrap();
     run_in(d, &["correlate", "dump.ndjson", "-o", "out.ndjson"]).ok();
-    assert!(fs::symlink_metadata(d.join("out.ndjson")).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(d.join("out.ndjson"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(lines(&read(&d.join("real/out.ndjson"))).len(), 3);
 }
 
@@ -236,7 +291,11 @@ fn offline_with_a_missing_cache_creates_nothing() {
     let dir = tempdir();
     let d = dir.path();
     write(&d.join("dump.ndjson"), records(2));
-    let r = run_in(d, &["correlate", "dump.ndjson", "--offline", "--cache-dir", "cache"]).ok();
+    let r = run_in(
+        d,
+        &["correlate", "dump.ndjson", "--offline", "--cache-dir", "cache"],
+    )
+    .ok();
     assert!(!d.join("cache").exists(), "no cache directory created");
     for t in lines(std::str::from_utf8(&r.stdout).unwrap()) {
         assert_eq!(t["enrichment"]["status"], "skipped");
@@ -260,17 +319,32 @@ fn the_format_follows_the_output_extension_unless_given() {
     };
     let json: Value = serde_json::from_slice(&produce("out.json", &[])).expect("one JSON document");
     assert_eq!(json.as_array().unwrap().len(), 3);
-    let events: u64 = json.as_array().unwrap().iter().map(|t| t["event_count"].as_u64().unwrap()).sum();
+    let events: u64 = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["event_count"].as_u64().unwrap())
+        .sum();
     let (header, rows) = parse_csv(&produce("out.csv", &[]));
     assert_eq!(header[0], "conversation_id");
     assert_eq!(rows.len() as u64, events, "one row per event");
     let html = String::from_utf8(produce("report.html", &[])).unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "html");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"),
+        "html"
+    );
     for name in ["out.ndjson", "out.jsonl", "out.txt"] {
-        assert_eq!(lines(std::str::from_utf8(&produce(name, &[])).unwrap()).len(), 3, "{name}");
+        assert_eq!(
+            lines(std::str::from_utf8(&produce(name, &[])).unwrap()).len(),
+            3,
+            "{name}"
+        );
     }
     // --format wins.
-    assert_eq!(lines(std::str::from_utf8(&produce("x.csv", &["--format", "ndjson"])).unwrap()).len(), 3);
+    assert_eq!(
+        lines(std::str::from_utf8(&produce("x.csv", &["--format", "ndjson"])).unwrap()).len(),
+        3
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,7 +371,10 @@ fn the_report_and_summary_survive_a_closed_stdout() {
     assert_eq!(status.code(), Some(0), "{}", read(&d.join("stderr")));
     let report: Value = serde_json::from_str(&read(&d.join("r.json"))).expect("the report is written");
     assert_eq!(report["conversations"], 2000);
-    assert!(read(&d.join("stderr")).contains(" MB in "), "the summary is printed");
+    assert!(
+        read(&d.join("stderr")).contains(" MB in "),
+        "the summary is printed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +388,15 @@ fn a_signal_while_reading_writes_the_timelines_of_what_was_read() {
     let mut child = spawn(d, &["correlate", "-o", "out.ndjson"], &[], Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let first: Vec<Value> = (0..5)
-        .map(|i| envelope(&uuid(0xe1, i), &uuid(0xc1, i), "acd.start", T0 + i as i64, Some("VOICE")))
+        .map(|i| {
+            envelope(
+                &uuid(0xe1, i),
+                &uuid(0xc1, i),
+                "acd.start",
+                T0 + i as i64,
+                Some("VOICE"),
+            )
+        })
         .collect();
     stdin.write_all(&ndjson(&first)).unwrap();
     stdin.flush().unwrap();
@@ -342,10 +427,15 @@ fn a_signal_while_reading_writes_the_timelines_of_what_was_read() {
 fn a_signal_while_writing_removes_the_temporary_file_and_keeps_the_old_output() {
     let dir = tempdir();
     let d = dir.path();
-    write(&d.join("dump.ndjson"), records(15_000));
+    write(&d.join("dump.ndjson"), records(6_000));
     write(&d.join("out.ndjson"), "the previous run\n");
     for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
-        let mut child = spawn(d, &["correlate", "dump.ndjson", "-o", "out.ndjson"], &[], Stdio::null());
+        let mut child = spawn(
+            d,
+            &["correlate", "dump.ndjson", "-o", "out.ndjson"],
+            &[],
+            Stdio::null(),
+        );
         until(Duration::from_secs(60), "writing to start", || {
             !leftovers(d).is_empty() || child.try_wait().unwrap().is_some()
         });
@@ -353,7 +443,10 @@ fn a_signal_while_writing_removes_the_temporary_file_and_keeps_the_old_output() 
         let status = wait(&mut child, Duration::from_secs(30));
         let stderr = read(&d.join("stderr"));
         assert_eq!(status.code(), Some(code), "{stderr}");
-        assert!(stderr.contains("interrupted while writing: out.ndjson left as it was"), "{stderr}");
+        assert!(
+            stderr.contains("interrupted while writing: out.ndjson left as it was"),
+            "{stderr}"
+        );
         assert_eq!(read(&d.join("out.ndjson")), "the previous run\n");
         assert_eq!(leftovers(d), Vec::<String>::new(), "no temporary file is left");
     }
@@ -414,9 +507,15 @@ fn a_slow_enrichment_says_so_once_and_a_signal_skips_the_rest_as_interrupted() {
     let status = wait(&mut child, Duration::from_secs(20));
     let stderr = read(&d.join("stderr"));
     assert_eq!(status.code(), Some(130), "{stderr}");
-    let notices: Vec<&str> = stderr.lines().filter(|l| l.contains("--source analytics")).collect();
+    let notices: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("--source analytics"))
+        .collect();
     assert_eq!(notices.len(), 1, "said once: {stderr}");
-    assert!(notices[0].contains("4 conversations at 1 requests a minute take about 4.0 min"), "{stderr}");
+    assert!(
+        notices[0].contains("4 conversations at 1 requests a minute take about 4.0 min"),
+        "{stderr}"
+    );
     let ts = lines(&read(&d.join("out.ndjson")));
     assert_eq!(ts.len(), 4, "every conversation is written");
     let statuses: Vec<(&str, &str)> = ts
@@ -428,7 +527,10 @@ fn a_slow_enrichment_says_so_once_and_a_signal_skips_the_rest_as_interrupted() {
         .collect();
     assert_eq!(statuses.iter().filter(|s| s.0 == "ok").count(), 1, "{statuses:?}");
     assert_eq!(
-        statuses.iter().filter(|s| *s == &("skipped", "interrupted")).count(),
+        statuses
+            .iter()
+            .filter(|s| *s == &("skipped", "interrupted"))
+            .count(),
         3,
         "{statuses:?}"
     );
@@ -473,7 +575,10 @@ fn a_signal_while_writing_after_enrichment_is_not_ignored() {
     let status = wait(&mut child, Duration::from_secs(20));
     let stderr = read(&d.join("stderr"));
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted while writing: the output is cut short"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while writing: the output is cut short"),
+        "{stderr}"
+    );
     // Whole timelines only: the output stops after the chunk being written.
     let text = String::from_utf8(out).unwrap();
     assert!(lines(&text).len() <= ids.len());
@@ -502,7 +607,10 @@ fn csv_rows_name_the_participant_when_enrichment_knows_them() {
     let (_, rows) = parse_csv(&go(&["--format", "csv"]));
     let mut named = 0;
     for row in &rows {
-        let t = json.iter().find(|t| t["conversation_id"] == row["conversation_id"].as_str()).unwrap();
+        let t = json
+            .iter()
+            .find(|t| t["conversation_id"] == row["conversation_id"].as_str())
+            .unwrap();
         let p = t["participants"]
             .as_array()
             .unwrap()
@@ -524,19 +632,43 @@ fn csv_of_one_conversation_with_a_huge_media_list_is_streamed() {
     let n = 3000;
     let conversation = uuid(0xcc, 1);
     let records: Vec<Value> = (0..n)
-        .map(|i| envelope(&uuid(0xe5, i), &conversation, "acd.start", T0 + i as i64, Some(&format!("media{i:05}"))))
+        .map(|i| {
+            envelope(
+                &uuid(0xe5, i),
+                &conversation,
+                "acd.start",
+                T0 + i as i64,
+                Some(&format!("media{i:05}")),
+            )
+        })
         .collect();
     write(&d.join("one.ndjson"), ndjson(&records));
     let peak = |format: &str, out: &str| {
-        let args = ["correlate", "one.ndjson", "--threads", "2", "--format", format, "-o", out];
+        let args = [
+            "correlate",
+            "one.ndjson",
+            "--threads",
+            "2",
+            "--format",
+            format,
+            "-o",
+            out,
+        ];
         let (run, peak_mb, _) = crate::hardening::launch(d, &args, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         peak_mb
     };
     let (ndjson_mb, csv_mb) = (peak("ndjson", "out.ndjson"), peak("csv", "out.csv"));
     let out = &fs::read(d.join("out.csv")).unwrap();
-    eprintln!("peak: ndjson {ndjson_mb:.1} MB, csv {csv_mb:.1} MB ({} MB of CSV)", out.len() >> 20);
-    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), n as usize + 1, "a header and a row per event");
+    eprintln!(
+        "peak: ndjson {ndjson_mb:.1} MB, csv {csv_mb:.1} MB ({} MB of CSV)",
+        out.len() >> 20
+    );
+    assert_eq!(
+        out.iter().filter(|&&b| b == b'\n').count(),
+        n as usize + 1,
+        "a header and a row per event"
+    );
     let media: Vec<String> = (0..n).map(|i| format!("media{i:05}")).collect();
     let last_row = out[..out.len() - 1].rsplit(|&b| b == b'\n').next().unwrap();
     assert!(
@@ -567,7 +699,9 @@ fn help_and_man_pages_list_the_environment() {
     for args in [&["correlate", "--help"][..], &["auth", "check", "--help"]] {
         let r = run_in(&d, args).ok();
         let text = r.text();
-        let section = &text[text.find("\nEnvironment:\n").unwrap_or_else(|| panic!("{args:?}: {text}"))..];
+        let section = &text[text
+            .find("\nEnvironment:\n")
+            .unwrap_or_else(|| panic!("{args:?}: {text}"))..];
         for name in ENVIRONMENT {
             assert!(section.contains(name), "{args:?} lists {name}");
         }
@@ -588,7 +722,9 @@ fn help_and_man_pages_list_the_environment() {
 /// The commands of README.md's fenced block that follows `heading`.
 fn readme_block(heading: &str) -> String {
     let readme = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
-    let from = readme.find(heading).unwrap_or_else(|| panic!("no {heading} in the README"));
+    let from = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading} in the README"));
     let block = &readme[from..];
     let start = block.find("```sh\n").unwrap() + "```sh\n".len();
     block[start..start + block[start..].find("```").unwrap()].to_owned()
@@ -604,7 +740,10 @@ fn shell(dir: &Path, line: &str, bin: &Path) -> std::process::Output {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut cmd = Command::new("sh");
-    cmd.current_dir(dir).args(["-c", line]).env("PATH", path).env("HOME", dir);
+    cmd.current_dir(dir)
+        .args(["-c", line])
+        .env("PATH", path)
+        .env("HOME", dir);
     for k in GENESYS_ENV {
         cmd.env_remove(k);
     }
@@ -625,18 +764,32 @@ fn readme_recipes_run_verbatim() {
     fs::copy(fixtures().join("events.ndjson"), d.join("dump/events.ndjson")).unwrap();
 
     let completions = readme_block("## Shell integration");
-    let line = completions.lines().find(|l| l.contains("completions bash")).unwrap();
-    let line = line.split('#').next().unwrap();
-    let out = shell(d, line, &bin);
-    assert!(out.status.success(), "{line}: {}", String::from_utf8_lossy(&out.stderr));
+    // The block's lines up to the completion script, as a person pastes them.
+    let lines: Vec<&str> = completions.lines().collect();
+    let upto = lines.iter().position(|l| l.contains("completions bash")).unwrap();
+    let line = lines[..=upto].join("\n");
+    let out = shell(d, &line, &bin);
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let script = read(&d.join(".local/share/bash-completion/completions/gcorr"));
     assert!(script.contains("_gcorr"), "a bash completion script");
 
     let recipes = readme_block("## Recipes");
     let lines: Vec<&str> = recipes.lines().collect();
-    let at = lines.iter().position(|l| l.contains("A quick look in the terminal")).unwrap();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("A quick look in the terminal"))
+        .unwrap();
     let out = shell(d, lines[at + 1], &bin);
-    assert!(out.status.success(), "{}: {}", lines[at + 1], String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        lines[at + 1],
+        String::from_utf8_lossy(&out.stderr)
+    );
     let paged = read(&d.join("paged"));
     assert!(paged.contains("\u{1b}["), "less -R is given colours: {paged}");
 }
@@ -648,15 +801,26 @@ fn counts_in_words_agree_in_number_and_rates_have_one_decimal() {
     let a = envelope(&uuid(0xe2, 1), &uuid(0xc2, 1), "acd.start", T0, Some("VOICE"));
     write(&d.join("one.ndjson"), ndjson(&[a.clone(), a]));
     let r = run_in(d, &["-v", "correlate", "one.ndjson"]).ok();
-    let line = r.stderr.lines().find(|l| l.starts_with("gcorr: one.ndjson: ")).unwrap();
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("gcorr: one.ndjson: "))
+        .unwrap();
     assert_eq!(
         line,
         "gcorr: one.ndjson: 2 records, 1 kept, 1 duplicate, 0 invalid, 0 not conversation, 0 filtered"
     );
     let head = r.stderr.lines().find(|l| l.contains(" MB in ")).unwrap();
-    let rate = head.split("(read at ").nth(1).and_then(|r| r.strip_suffix(" MB/s)"));
+    let rate = head
+        .split("(read at ")
+        .nth(1)
+        .and_then(|r| r.strip_suffix(" MB/s)"));
     let rate = rate.unwrap_or_else(|| panic!("{head}"));
-    assert_eq!(rate.split('.').nth(1).map(str::len), Some(1), "one decimal: {head}");
+    assert_eq!(
+        rate.split('.').nth(1).map(str::len),
+        Some(1),
+        "one decimal: {head}"
+    );
     assert!(head.starts_with("gcorr: 1 input, "), "{head}");
 }
 
@@ -667,9 +831,19 @@ fn auth_check_aligns_every_value() {
     let d = dir.path();
     let env = against(&fake);
     let r = finish(
-        command(d, &["auth", "check", "--api-base", &fake.url, "--login-base", &fake.url])
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("HOME", d),
+        command(
+            d,
+            &[
+                "auth",
+                "check",
+                "--api-base",
+                &fake.url,
+                "--login-base",
+                &fake.url,
+            ],
+        )
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("HOME", d),
     )
     .ok();
     let text = r.text();
