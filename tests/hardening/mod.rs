@@ -337,7 +337,7 @@ fn summary_rows(stderr: &str) -> BTreeMap<String, u64> {
 }
 
 /// One `NAME:LINE: message` / `NAME@OFFSET: message` line per invalid record, NAME an input
-/// file, at most [`SHOWN`], then `gcorr: N more invalid records not shown`.
+/// file, at most [`SHOWN`], then `gcorr: N more invalid records not shown` (`record` for one).
 #[track_caller]
 fn check_stderr(dir: &Path, c: &Checked) {
     const SHOWN: u64 = 20;
@@ -348,16 +348,13 @@ fn check_stderr(dir: &Path, c: &Checked) {
         let name = input_named(d);
         assert!(dir.join(name).is_file(), "{d:?} names an input file");
     }
-    let more = c
-        .run
-        .stderr
-        .lines()
-        .find(|l| l.contains("more invalid records not shown"));
+    let more = c.run.stderr.lines().find(|l| l.contains("more invalid record"));
     if invalid > SHOWN {
         let n = group(invalid - SHOWN);
+        let records = if invalid - SHOWN == 1 { "record" } else { "records" };
         assert_eq!(
             more,
-            Some(format!("gcorr: {n} more invalid records not shown").as_str())
+            Some(format!("gcorr: {n} more invalid {records} not shown").as_str())
         );
     } else {
         assert_eq!(more, None);

@@ -457,12 +457,11 @@ fn modelled_events(dir: &Path, ids: &[String]) -> PathBuf {
     events::write(dir, fake::DEFAULT_SEED, ids, &[])
 }
 
-fn against(fake: &fake::Fake) -> Vec<(&'static str, String)> {
-    vec![
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", fake::CLIENT_ID.to_owned()),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake::CLIENT_SECRET.to_owned()),
-    ]
-}
+/// The fake's client credentials, as the environment gives them.
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("GENESYSCLOUD_OAUTHCLIENT_ID", fake::CLIENT_ID),
+    ("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake::CLIENT_SECRET),
+];
 
 fn conversation_ids(tag: &str, n: usize) -> Vec<String> {
     (0..n)
@@ -494,11 +493,9 @@ fn a_slow_enrichment_says_so_once_and_a_signal_skips_the_rest_as_interrupted() {
     let ids = conversation_ids("slow", 4);
     let input = modelled_events(d, &ids);
     let input = input.to_str().unwrap();
-    let env = against(&fake);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // One request a minute: the first leaves at once, the next would wait a minute.
     let args = api_args(&fake, input, &["--max-rpm", "1", "-o", "out.ndjson"]);
-    let mut child = spawn(d, &args, &env, Stdio::null());
+    let mut child = spawn(d, &args, &CREDENTIALS, Stdio::null());
     until(Duration::from_secs(30), "the first answer", || {
         fake.log.api_requests().len() == 1 || child.try_wait().unwrap().is_some()
     });
@@ -548,8 +545,6 @@ fn a_signal_while_writing_after_enrichment_is_not_ignored() {
     let ids = conversation_ids("write", 100);
     let input = modelled_events(d, &ids);
     let input = input.to_str().unwrap();
-    let env = against(&fake);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let args = api_args(&fake, input, &["--max-rpm", "60000"]);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gcorr"));
     cmd.current_dir(d).args(&args).env("HOME", d);
@@ -558,7 +553,7 @@ fn a_signal_while_writing_after_enrichment_is_not_ignored() {
     }
     // stdout: a pipe nobody reads yet, so writing blocks once it is full.
     let mut child = cmd
-        .envs(env.iter().copied())
+        .envs(CREDENTIALS)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(fs::File::create(d.join("stderr")).unwrap())
@@ -596,11 +591,9 @@ fn csv_rows_name_the_participant_when_enrichment_knows_them() {
     let ids = conversation_ids("csv", 6);
     let input = modelled_events(d, &ids);
     let input = input.to_str().unwrap();
-    let env = against(&fake);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let go = |extra: &[&str]| {
         let args = api_args(&fake, input, extra);
-        let r = finish(command(d, &args).envs(env.iter().copied()).env("HOME", d)).ok();
+        let r = finish(command(d, &args).envs(CREDENTIALS).env("HOME", d)).ok();
         r.stdout
     };
     let json = lines(std::str::from_utf8(&go(&[])).unwrap());
@@ -829,7 +822,6 @@ fn auth_check_aligns_every_value() {
     let fake = fake::Fake::start(fake::FakeConfig::default());
     let dir = tempdir();
     let d = dir.path();
-    let env = against(&fake);
     let r = finish(
         command(
             d,
@@ -842,7 +834,7 @@ fn auth_check_aligns_every_value() {
                 &fake.url,
             ],
         )
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(CREDENTIALS)
         .env("HOME", d),
     )
     .ok();
