@@ -266,7 +266,8 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     for s in staged.into_iter().chain(report) {
         s.commit()?;
     }
-    if let Some(sig) = interrupted {
+    // A signal after the timelines were written (the report, the renames) still says so.
+    if let Some(sig) = interrupted.or_else(signal::take) {
         return Ok(Exit::from(sig));
     }
     if enrichment.iter().any(|o| o.status.is_problem()) {

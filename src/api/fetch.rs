@@ -20,6 +20,7 @@ use super::http::{self, Answer, Failure};
 use super::model::{self, Enriched};
 use super::pace::Pacer;
 use super::retry::{self, Budget, Verdict};
+use crate::report::counted;
 
 /// How a conversation's enrichment ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -506,7 +507,10 @@ impl Fetcher {
                     if retries > self.opts.max_retries {
                         let o = tally.outcome(
                             Status::Failed,
-                            Some(format!("{what} after {} attempts", tally.attempts)),
+                            Some(format!(
+                                "{what} after {}",
+                                counted(tally.attempts.into(), "attempt", "attempts")
+                            )),
                         );
                         return Err(o);
                     }

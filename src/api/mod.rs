@@ -24,6 +24,7 @@ pub use fetch::{Outcome, Source, Status};
 
 use crate::ids::parse_uuid;
 use crate::progress::Progress;
+use crate::report::counted;
 use crate::signal::{self, Signal};
 use auth::Auth;
 use config::{Credentials, Endpoints};
@@ -156,9 +157,9 @@ fn slow_notice(n: usize, o: &fetch::Options) -> Option<String> {
     }
     let minutes = n as f64 / f64::from(o.max_rpm.max(1));
     Some(format!(
-        "{n} conversations at {} requests a minute take about {minutes:.1} min to fetch; \
+        "{n} conversations at {} a minute take about {minutes:.1} min to fetch; \
          --source analytics fetches up to 100 per request",
-        o.max_rpm
+        counted(o.max_rpm.into(), "request", "requests")
     ))
 }
 

@@ -3,7 +3,7 @@
 //! closed pipe, signals at every phase (no temporary file left behind), CSV at scale, and what
 //! the help, the man page and the README recipes promise.
 
-use crate::enrich::{events, fake};
+use crate::enrich::{CREDENTIALS, events, fake};
 
 use std::fs;
 use std::io::{Read, Write};
@@ -457,12 +457,6 @@ fn modelled_events(dir: &Path, ids: &[String]) -> PathBuf {
     events::write(dir, fake::DEFAULT_SEED, ids, &[])
 }
 
-/// The fake's client credentials, as the environment gives them.
-const CREDENTIALS: [(&str, &str); 2] = [
-    ("GENESYSCLOUD_OAUTHCLIENT_ID", fake::CLIENT_ID),
-    ("GENESYSCLOUD_OAUTHCLIENT_SECRET", fake::CLIENT_SECRET),
-];
-
 fn conversation_ids(tag: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| fake::derive_uuid(&["lifecycle", tag, &i.to_string()]))
@@ -510,7 +504,7 @@ fn a_slow_enrichment_says_so_once_and_a_signal_skips_the_rest_as_interrupted() {
         .collect();
     assert_eq!(notices.len(), 1, "said once: {stderr}");
     assert!(
-        notices[0].contains("4 conversations at 1 requests a minute take about 4.0 min"),
+        notices[0].contains("4 conversations at 1 request a minute take about 4.0 min"),
         "{stderr}"
     );
     let ts = lines(&read(&d.join("out.ndjson")));
