@@ -146,7 +146,8 @@ pub struct CorrelateArgs {
     /// from the content.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Write to FILE instead of stdout (atomically: complete or not at all).
+    /// Write to FILE instead of stdout (atomically: complete or not at all). Checked before
+    /// anything is read: never an input, nor the --report file.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Output format [default: from the -o file's extension (.html, .csv, .json,
@@ -202,7 +203,8 @@ pub struct CorrelateArgs {
     pub cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Write the run's figures (the summary's numbers) to FILE as JSON.
+    /// Write the run's figures (the summary's numbers) to FILE as JSON (atomically, along with
+    /// -o: a report that cannot be written leaves -o as it was).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Base of the full-jitter backoff between retries, in ms.

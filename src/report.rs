@@ -133,15 +133,16 @@ impl Summary<'_> {
         // Throughput is the reading's own: enrichment and writing are not reading.
         let reading = self.read.as_secs_f64();
         let rate = if reading > 0.0 {
-            self.counts.bytes as f64 / reading / 1e6
+            self.counts.bytes as f64 / reading
         } else {
             0.0
         };
         let inputs = counted(self.inputs as u64, "input", "inputs");
         writeln!(
             w,
-            "gcorr: {inputs}, {} MB in {secs:.2} s (read at {rate:.1} MB/s)",
-            mb(self.counts.bytes)
+            "gcorr: {inputs}, {} MB in {secs:.2} s (read at {} MB/s)",
+            megabytes(self.counts.bytes as f64),
+            megabytes(rate)
         )?;
         let rows: [(&str, u64); 7] = [
             ("records read", t.records),
@@ -240,8 +241,10 @@ impl<'a> Report<'a> {
     }
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1}", bytes as f64 / 1e6)
+/// Bytes (or bytes a second) in decimal megabytes with one decimal: `12.3`. The summary and
+/// the progress bar both use it, so their figures agree.
+pub fn megabytes(bytes: f64) -> String {
+    format!("{:.1}", bytes / 1e6)
 }
 
 #[cfg(test)]
@@ -261,5 +264,12 @@ mod tests {
         assert_eq!(counted(1, "duplicate", "duplicates"), "1 duplicate");
         assert_eq!(counted(0, "duplicate", "duplicates"), "0 duplicates");
         assert_eq!(counted(1200, "retry", "retries"), "1,200 retries");
+    }
+
+    #[test]
+    fn megabytes_are_decimal_with_one_decimal() {
+        assert_eq!(megabytes(0.0), "0.0");
+        assert_eq!(megabytes(12_345_678.0), "12.3");
+        assert_eq!(megabytes(1_048_576.0), "1.0");
     }
 }
