@@ -58,7 +58,7 @@ const EVENT_KEYS: [&str; 12] = [
     "source",
 ];
 
-const CSV_EVENT_COLUMNS: [&str; 18] = [
+const CSV_EVENT_COLUMNS: [&str; 19] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -75,6 +75,7 @@ const CSV_EVENT_COLUMNS: [&str; 18] = [
     "user_id",
     "disconnect_type",
     "wrapup_code",
+    "wrapup_name",
     "source",
     "enrichment_status",
 ];
@@ -2090,6 +2091,7 @@ fn check_csv_events(csv_rows: &[BTreeMap<String, String>], ts: &[Value]) {
             let of = |field: &str| participant.map_or(String::new(), |p| or_empty(&p[field]));
             assert_eq!(row["participant_purpose"], of("purpose"));
             assert_eq!(row["participant_name"], of("name"));
+            assert_eq!(row["wrapup_name"], "", "not enriched: no names");
             assert_eq!(row["enrichment_status"], "skipped");
         }
     }

@@ -13,7 +13,7 @@ use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
 
-pub const EVENT_COLUMNS: [&str; 18] = [
+pub const EVENT_COLUMNS: [&str; 19] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -30,6 +30,7 @@ pub const EVENT_COLUMNS: [&str; 18] = [
     "user_id",
     "disconnect_type",
     "wrapup_code",
+    "wrapup_name",
     "source",
     "enrichment_status",
 ];
@@ -98,6 +99,8 @@ impl Encoder for Events {
             let conversation = syms.to_string(t.conversation_id());
             let start = Millis(t.group.start).to_string();
             let media = joined(syms, &t.media_types);
+            let data = t.enrichment.data.as_ref();
+            let wrapup_name = |code: &str| data.and_then(|d| d.wrapup_name(code)).unwrap_or_default();
             // Who each participant is (purpose, name), as the timeline's participants say.
             let who: HashMap<&str, (&str, &str)> = t
                 .participants
@@ -113,6 +116,7 @@ impl Encoder for Events {
             for e in t.events() {
                 let participant = opt(syms, e.participant);
                 let (purpose, name) = who.get(participant.as_str()).copied().unwrap_or_default();
+                let wrapup = opt(syms, e.wrapup);
                 w.write_record([
                     conversation.as_str(),
                     &start,
@@ -129,7 +133,8 @@ impl Encoder for Events {
                     &opt(syms, e.queue),
                     &opt(syms, e.user),
                     &opt(syms, e.disconnect),
-                    &opt(syms, e.wrapup),
+                    &wrapup,
+                    wrapup_name(&wrapup),
                     &t.source(e),
                     t.enrichment.status.name(),
                 ])?;

@@ -612,6 +612,43 @@ fn csv_rows_name_the_participant_when_enrichment_knows_them() {
 }
 
 #[test]
+fn csv_rows_name_the_wrapup_code_when_the_conversations_api_does() {
+    let conversation = fake::derive_uuid(&["lifecycle", "wrapup"]);
+    let (agent, code) = (uuid(0xa6, 1), uuid(0x3c, 1));
+    let body = serde_json::json!({
+        "id": conversation,
+        "participants": [{
+            "id": agent, "purpose": "agent", "name": "Ann Agent",
+            "wrapup": {"code": code, "name": "Resolved", "notes": ""},
+            "calls": [{"id": uuid(0x5e, 1), "state": "disconnected", "segments": []}],
+        }],
+    });
+    let fake = fake::Fake::start(fake::FakeConfig {
+        bodies: [(conversation.clone(), body)].into(),
+        ..fake::FakeConfig::default()
+    });
+    let dir = tempdir();
+    let d = dir.path();
+    let mut wrapup = envelope(&uuid(0xe6, 2), &conversation, "wrapup", T0 + 1000, Some("VOICE"));
+    wrapup["detail"]["eventBody"]["participantId"] = agent.clone().into();
+    wrapup["detail"]["eventBody"]["wrapupCode"] = code.clone().into();
+    let start = envelope(&uuid(0xe6, 1), &conversation, "acd.start", T0, Some("VOICE"));
+    write(&d.join("events.ndjson"), ndjson(&[start, wrapup]));
+    let args = api_args(&fake, "events.ndjson", &["--format", "csv"]);
+    let r = finish(command(d, &args).envs(CREDENTIALS).env("HOME", d)).ok();
+    let (_, rows) = parse_csv(&r.stdout);
+    let row = rows
+        .iter()
+        .find(|r| r["event_type"] == "wrapup")
+        .expect("the wrap-up row");
+    assert_eq!(row["wrapup_code"], code);
+    assert_eq!(row["wrapup_name"], "Resolved");
+    assert_eq!(row["participant_name"], "Ann Agent");
+    assert_eq!(row["participant_purpose"], "agent");
+    assert_eq!(row["enrichment_status"], "ok");
+}
+
+#[test]
 fn csv_of_one_conversation_with_a_huge_media_list_is_streamed() {
     let dir = tempdir();
     let d = dir.path();
