@@ -424,6 +424,30 @@ fn a_signal_while_reading_writes_the_timelines_of_what_was_read() {
 }
 
 #[test]
+fn a_second_signal_ends_a_run_waiting_on_a_silent_input() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempdir();
+    let d = dir.path();
+    let mut child = spawn(d, &["correlate", "-o", "out.ndjson"], &[], Stdio::piped());
+    // Stdin stays open and silent: the first signal is noted, the reader cannot see it yet.
+    let stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    send(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still waiting on its input");
+    send(&child, libc::SIGINT);
+    let status = wait(&mut child, Duration::from_secs(10));
+    drop(stdin);
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGINT),
+        "ended by the second signal: {status}"
+    );
+    assert!(!d.join("out.ndjson").exists());
+    assert!(leftovers(d).is_empty(), "nothing was being written");
+}
+
+#[test]
 fn a_signal_while_writing_removes_the_temporary_file_and_keeps_the_old_output() {
     let dir = tempdir();
     let d = dir.path();
