@@ -180,33 +180,9 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         enrichment: figures.as_ref(),
     };
     let write = |w: &mut dyn Write| output::write(&opts, &run, w, &correlation, &enrichment);
-    let written = match &cfg.output {
-        Some(path) => dest::stage(path, |w| write(w)).map(Some),
-        None => match write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock())) {
-            // The reader went away (`| head`): the output ends there, the run's bookkeeping
-            // (summary, --report, exit status) does not.
-            Err(e) if is_broken_pipe(&e) => Ok(None),
-            r => r.map(|()| None).context("stdout: write failed"),
-        },
-    };
-    let staged = match written {
+    let staged = match write_timelines(cfg, write)? {
         Ok(staged) => staged,
-        Err(e) => {
-            // A signal while writing: -o is left as it was (its temporary file is gone).
-            let Some(sig) = stopped_by(&e) else {
-                return Err(e);
-            };
-            if !cfg.quiet {
-                match &cfg.output {
-                    Some(path) => eprintln!(
-                        "gcorr: interrupted while writing: {} left as it was",
-                        path.display()
-                    ),
-                    None => eprintln!("gcorr: interrupted while writing: the output is cut short"),
-                }
-            }
-            return Ok(Exit::from(sig));
-        }
+        Err(sig) => return Ok(Exit::from(sig)),
     };
     let elapsed = started.elapsed();
 
@@ -257,7 +233,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             );
             let staged = dest::stage(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?));
             match (staged, &cfg.output) {
-                (Err(e), None) => return Err(e.context("the timelines were written to stdout")),
+                (Err(e), None) => anyhow::bail!("{e:#} (the timelines were written to stdout)"),
                 (r, _) => Some(r?),
             }
         }
@@ -278,6 +254,40 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// Writes the timelines to `-o` (complete, not yet in place: see [`dest::Staged`]) or to
+/// stdout. A reader of stdout that went away (`| head`) ends the output there, not the run's
+/// bookkeeping (summary, `--report`, exit status). A signal stops the writing: `-o` is left as
+/// it was (its temporary file is gone) and the signal is returned.
+fn write_timelines(
+    cfg: &Config,
+    write: impl Fn(&mut dyn Write) -> Result<()>,
+) -> Result<Result<Option<dest::Staged>, Signal>> {
+    let written = match &cfg.output {
+        Some(path) => dest::stage(path, |w| write(w)).map(Some),
+        None => match write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock())) {
+            Err(e) if is_broken_pipe(&e) => Ok(None),
+            r => r.map(|()| None).context("stdout: write failed"),
+        },
+    };
+    let e = match written {
+        Ok(staged) => return Ok(Ok(staged)),
+        Err(e) => e,
+    };
+    let Some(sig) = stopped_by(&e) else {
+        return Err(e);
+    };
+    if !cfg.quiet {
+        match &cfg.output {
+            Some(path) => eprintln!(
+                "gcorr: interrupted while writing: {} left as it was",
+                path.display()
+            ),
+            None => eprintln!("gcorr: interrupted while writing: the output is cut short"),
+        }
+    }
+    Ok(Err(sig))
 }
 
 /// The signal that stopped a phase, when one did.
