@@ -10,6 +10,8 @@ mod enrich;
 mod hardening;
 #[path = "reading/mod.rs"]
 mod reading;
+#[path = "lifecycle/mod.rs"]
+mod lifecycle;
 #[path = "ux/mod.rs"]
 mod ux;
 
@@ -58,7 +60,7 @@ const EVENT_KEYS: [&str; 12] = [
     "source",
 ];
 
-const CSV_EVENT_COLUMNS: [&str; 16] = [
+const CSV_EVENT_COLUMNS: [&str; 19] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -67,12 +69,15 @@ const CSV_EVENT_COLUMNS: [&str; 16] = [
     "event_type",
     "media_type",
     "participant_id",
+    "participant_purpose",
+    "participant_name",
     "session_id",
     "direction",
     "queue_id",
     "user_id",
     "disconnect_type",
     "wrapup_code",
+    "wrapup_name",
     "source",
     "enrichment_status",
 ];
@@ -2104,6 +2109,15 @@ fn check_csv_events(csv_rows: &[BTreeMap<String, String>], ts: &[Value]) {
             for key in EVENT_KEYS {
                 assert_eq!(row[key], or_empty(&e[key]), "{key}");
             }
+            let participant = t["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["participant_id"] == e["participant_id"]);
+            let of = |field: &str| participant.map_or(String::new(), |p| or_empty(&p[field]));
+            assert_eq!(row["participant_purpose"], of("purpose"));
+            assert_eq!(row["participant_name"], of("name"));
+            assert_eq!(row["wrapup_name"], "", "not enriched: no names");
             assert_eq!(row["enrichment_status"], "skipped");
         }
     }
