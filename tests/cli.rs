@@ -8,10 +8,10 @@ mod durable;
 mod enrich;
 #[path = "hardening/mod.rs"]
 mod hardening;
-#[path = "reading/mod.rs"]
-mod reading;
 #[path = "lifecycle/mod.rs"]
 mod lifecycle;
+#[path = "reading/mod.rs"]
+mod reading;
 #[path = "ux/mod.rs"]
 mod ux;
 
@@ -2644,7 +2644,12 @@ fn per_input_counts(r: &Run) -> Vec<(&str, BTreeMap<String, u64>)> {
                 .split(", ")
                 .map(|c| {
                     let (n, what) = c.split_once(' ').unwrap();
-                    (what.to_owned(), n.replace(',', "").parse().unwrap())
+                    // "1 record", "1 duplicate": the same keys as the plurals.
+                    let what = match what {
+                        "record" | "duplicate" => format!("{what}s"),
+                        _ => what.to_owned(),
+                    };
+                    (what, n.replace(',', "").parse().unwrap())
                 })
                 .collect();
             (name, counts)
