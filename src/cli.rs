@@ -15,6 +15,7 @@ use crate::api::{Settings, Source, fetch, http};
 use crate::ids::Atom;
 use crate::output::Format;
 use crate::pipeline::Filter;
+use crate::receive::config::ReceiveArgs;
 use crate::{time, vocab};
 
 const EXAMPLES: &str = "\
@@ -31,6 +32,17 @@ Examples:
 
 Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid or some
 conversations could not be enriched, 130 interrupted (what was known is written).";
+
+const RECEIVE_EXAMPLES: &str = "\
+Examples:
+  GCORR_RECEIVE_SECRET=... gcorr receive --listen 0.0.0.0:8443 --out /var/spool/gcorr \\
+      --tls-cert cert.pem --tls-key key.pem
+  gcorr receive --listen 127.0.0.1:8080 --out spool --no-auth     a local capture, no secret
+  gcorr correlate /var/spool/gcorr --since 2026-03-02T08:00Z       while it runs
+
+Endpoints: POST /events (one EventBridge event), POST /firehose (a Firehose HTTP-endpoint
+delivery), GET /healthz, GET /metrics (Prometheus text; needs the secret).
+SIGTERM or SIGINT: stop accepting, finish requests in flight, close the segments, exit 0.";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
@@ -52,6 +64,13 @@ pub enum Command {
     /// Read event dumps, drop duplicates, group by conversation, write timelines.
     #[command(after_help = EXAMPLES, args_override_self = true)]
     Correlate(Box<CorrelateArgs>),
+    /// Accept EventBridge API-destination and Firehose HTTP-endpoint deliveries into a spool
+    /// directory that `correlate` reads; a 2xx means the events are on disk.
+    ///
+    /// The shared secret comes from GCORR_RECEIVE_SECRET; senders present it as the API-key
+    /// header, as the password of Basic auth, or as Firehose's access key.
+    #[command(after_help = RECEIVE_EXAMPLES)]
+    Receive(Box<ReceiveArgs>),
     /// Print a shell completion script.
     ///
     /// For bash: gcorr completions bash > ~/.local/share/bash-completion/completions/gcorr
