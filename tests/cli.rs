@@ -8,6 +8,8 @@ mod durable;
 mod enrich;
 #[path = "hardening/mod.rs"]
 mod hardening;
+#[path = "receive/mod.rs"]
+mod receive;
 #[path = "ux/mod.rs"]
 mod ux;
 

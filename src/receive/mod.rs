@@ -54,6 +54,7 @@ async fn serve(
     leftovers: Vec<std::path::PathBuf>,
 ) -> Result<Exit> {
     let metrics = Arc::new(Metrics::default());
+    let signalled = signals()?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("{}: cannot listen", cfg.listen))?;
@@ -104,7 +105,7 @@ async fn serve(
     });
     let stopping = app.clone();
     let stop = async move {
-        signal().await;
+        signalled.await;
         stopping.accepting.store(false, Relaxed);
     };
     let drained = server::serve(
@@ -126,10 +127,11 @@ async fn serve(
     // without them (they were never acknowledged).
     drop(app);
     let closed = tokio::task::spawn_blocking(move || writer.close());
-    if !drained || tokio::time::timeout(cfg.shutdown_timeout, closed).await.is_err() {
-        if !cfg.quiet {
-            eprintln!("gcorr: receive: stopped before every request in flight had finished");
-        }
+    // Past the grace period the spool is left as it is (everything acknowledged is on disk;
+    // the next start closes the segment).
+    let finished = drained && tokio::time::timeout(cfg.shutdown_timeout, closed).await.is_ok();
+    if !finished && !cfg.quiet {
+        eprintln!("gcorr: receive: stopped before every request in flight had finished");
     }
     if !cfg.quiet {
         eprintln!("{}", metrics.line());
@@ -138,19 +140,25 @@ async fn serve(
     Ok(Exit::Success)
 }
 
-/// Waits for SIGTERM or SIGINT.
-async fn signal() {
+/// Completes on SIGTERM or SIGINT. The handlers are in place when this returns (before the
+/// receiver says it listens), so an early signal still stops it cleanly.
+fn signals() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// One receiver per spool: two would write segments over each other's recovery.

@@ -35,7 +35,13 @@ pub fn hour_of(now: Timestamp) -> i64 {
 pub fn create(dir: &Path, path: &Path) -> io::Result<File> {
     let parent = path.parent().expect("a segment is inside the spool");
     fs::create_dir_all(parent)?;
-    let file = OpenOptions::new().create_new(true).append(true).open(path)?;
+    let mut options = OpenOptions::new();
+    options.create_new(true).append(true);
+    // Events carry customers' phone numbers and addresses: readable by the owner only, as
+    // the compressed copies (temporary files) are.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
     let mut d = parent;
     loop {
         sync_dir(d)?;
