@@ -53,6 +53,28 @@ fn minify(json: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Why a `Content-Encoding: gzip` body could not be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inflate {
+    TooLarge,
+    Corrupt,
+}
+
+/// Decompresses a gzip'd body (Firehose sends one when its `ContentEncoding` is `GZIP`),
+/// stopping as soon as it would exceed `limit` bytes: a small bomb cannot take the memory.
+pub fn gunzip(body: &[u8], limit: u64) -> Result<Vec<u8>, Inflate> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(body.len() * 4);
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| Inflate::Corrupt)?;
+    if out.len() as u64 > limit {
+        return Err(Inflate::TooLarge);
+    }
+    Ok(out)
+}
+
 /// A Firehose HTTP-endpoint delivery.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -191,6 +213,17 @@ mod tests {
         let bad_base64 = br#"{"requestId":"r","timestamp":1,"records":[{"data":"%%%"}]}"#;
         let u = unpack_firehose(bad_base64).unwrap();
         assert_eq!((u.events, u.bad_records.len()), (0, 1));
+    }
+
+    #[test]
+    fn gzip_bodies_within_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[b'x'; 1000]).unwrap();
+        let body = gz.finish().unwrap();
+        assert_eq!(gunzip(&body, 1000).unwrap().len(), 1000);
+        assert_eq!(gunzip(&body, 999), Err(Inflate::TooLarge));
+        assert_eq!(gunzip(b"\x1f\x8bnot gzip", 1000), Err(Inflate::Corrupt));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::auth::Guard;
 use super::metrics::{Metrics, Reason};
-use super::record::{self, NotJson};
+use super::record::{self, Inflate, NotJson};
 use super::rejected::Rejected;
 use super::spool::{Spool, StoreError};
 
@@ -103,11 +103,8 @@ struct Refusal {
 }
 
 impl Refusal {
-    /// Counts it (bodies that are not JSON are counted where they are kept).
     fn count(&self, metrics: &Metrics) {
-        if self.reason != Reason::NotJson {
-            metrics.rejected(self.reason);
-        }
+        metrics.rejected(self.reason);
     }
 
     fn headers(&self) -> HeaderMap {
@@ -184,7 +181,7 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body, limit: u64) -> Re
         }
         Ok(Bytes::from(buf))
     };
-    tokio::time::timeout(app.body_timeout, read)
+    let body = tokio::time::timeout(app.body_timeout, read)
         .await
         .unwrap_or_else(|_| {
             Err(refusal(
@@ -192,7 +189,22 @@ async fn read_body(app: &App, headers: &HeaderMap, body: Body, limit: u64) -> Re
                 Reason::SlowBody,
                 "the body was not sent in time",
             ))
-        })
+        })?;
+    let gzipped = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if !gzipped {
+        return Ok(body);
+    }
+    match record::gunzip(&body, limit) {
+        Ok(inflated) => Ok(Bytes::from(inflated)),
+        Err(Inflate::TooLarge) => Err(too_large()),
+        Err(Inflate::Corrupt) => Err(refusal(
+            StatusCode::BAD_REQUEST,
+            Reason::NotJson,
+            "the body is not valid gzip",
+        )),
+    }
 }
 
 /// Keeps a copy of what was refused as not JSON (off the async threads: it fsyncs).
@@ -200,7 +212,6 @@ async fn keep(app: &Arc<App>, bodies: Vec<Vec<u8>>, kind: &'static str) {
     let app = app.clone();
     let _ = tokio::task::spawn_blocking(move || {
         for body in bodies {
-            app.metrics.rejected(Reason::NotJson);
             if !app.rejected.keep(&body, kind) {
                 app.metrics.rejected_dropped.fetch_add(1, Relaxed);
             }
@@ -294,6 +305,9 @@ async fn store_delivery(app: &Arc<App>, headers: &HeaderMap, body: Body) -> Resu
     // Records that are not JSON are kept aside and the delivery still succeeds: refusing it
     // would make Firehose send the same record again and again.
     if !u.bad_records.is_empty() {
+        for _ in &u.bad_records {
+            app.metrics.rejected(Reason::NotJson);
+        }
         keep(app, u.bad_records, "firehose-record").await;
     }
     if u.events > 0 {

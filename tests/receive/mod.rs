@@ -547,7 +547,7 @@ fn receive_firehose_round_trip() {
     let out = dir.path().join("spool");
     let r = Receiver::start(&out, &["--no-compress"]);
     let c = client();
-    let e: Vec<Value> = (0..7).map(event).collect();
+    let e: Vec<Value> = (0..9).map(event).collect();
     let records = vec![
         compact(&e[0]).into_bytes(),
         format!("{}{}", compact(&e[1]), compact(&e[2])).into_bytes(),
@@ -572,6 +572,17 @@ fn receive_firehose_round_trip() {
         let ts = v["timestamp"].as_i64().expect("a timestamp in ms");
         assert!(ts >= before && ts <= jiff::Timestamp::now().as_millisecond());
         assert_eq!(v.as_object().unwrap().len(), 2, "no errorMessage: {v}");
+
+        // Firehose's GZIP content encoding.
+        let gz = super::gzip(
+            firehose_body(
+                "gz-req",
+                &[compact(&e[7]).into_bytes(), compact(&e[8]).into_bytes()],
+            )
+            .as_bytes(),
+        );
+        let a = post(&c, &r.url("/firehose"), &[fh, ("content-encoding", "gzip")], gz).await;
+        assert_eq!((a.status, a.json()["requestId"].clone()), (200, json!("gz-req")));
 
         let a = post(
             &c,
