@@ -873,3 +873,45 @@ fn receive_a_full_disk_gives_503_and_never_a_2xx_then_recovers() {
         acked.len()
     );
 }
+
+#[test]
+fn receive_429_when_too_many_events_wait() {
+    let dir = tempdir();
+    let out = dir.path().join("spool");
+    let r = Receiver::start(&out, &["--max-inflight", "1"]);
+    let url = r.url("/events");
+    let answers = runtime().block_on(async {
+        let c = client();
+        let posts = (0..64).map(|n| {
+            let (c, url) = (c.clone(), url.clone());
+            async move { (n, post(&c, &url, &[KEY], compact(&event(n))).await) }
+        });
+        futures::future::join_all(posts).await
+    });
+    let (code, stderr) = r.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let mut acked = BTreeSet::new();
+    let mut busy = 0;
+    for (n, a) in &answers {
+        match a.status {
+            200 => {
+                acked.insert(id(&event(*n)));
+            }
+            429 => {
+                busy += 1;
+                assert_eq!(a.headers["retry-after"], "1");
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert!(
+        busy > 0 && !acked.is_empty(),
+        "{busy} refused, {} stored",
+        acked.len()
+    );
+    assert_eq!(
+        ids(&spooled(&out)),
+        acked,
+        "exactly the acknowledged events are stored"
+    );
+}
