@@ -89,6 +89,7 @@ impl Spool {
         let mut state = State {
             opts,
             segment: None,
+            buf: Vec::new(),
             metrics,
             compress: compressor.as_ref().map(|_| ctx),
         };
@@ -151,6 +152,8 @@ struct Open {
 struct State {
     opts: Options,
     segment: Option<Open>,
+    /// The group being committed (kept to reuse its allocation).
+    buf: Vec<u8>,
     metrics: Arc<Metrics>,
     compress: Option<mpsc::Sender<PathBuf>>,
 }
@@ -171,33 +174,42 @@ impl State {
             };
             self.rotate_if_due();
             let started = Instant::now();
-            let mut group = Vec::new();
-            self.write(first, &mut group);
+            let mut group = vec![first];
             while started.elapsed() < self.opts.sync_interval {
                 match rx.try_recv() {
-                    Ok(job) => self.write(job, &mut group),
+                    Ok(job) => group.push(job),
                     Err(_) => break,
                 }
             }
-            self.sync(group);
+            self.commit(group);
         }
         self.close_segment();
     }
 
-    /// Writes one job's lines; on success it joins `group`, to be answered after the fsync.
-    fn write(&mut self, job: Job, group: &mut Vec<Job>) {
-        match self.append(&job.lines) {
-            Ok(()) => group.push(job),
-            Err(e) => {
-                let e = e.to_string();
-                if self.segment.is_none() {
-                    // The segment the group went to was given up: none of it counts.
-                    for j in group.drain(..) {
-                        let _ = j.done.send(Err(StoreError::Failed(e.clone())));
-                    }
-                }
-                let _ = job.done.send(Err(StoreError::Failed(e)));
-            }
+    /// Writes the group's lines in one write, fsyncs them, then answers every request of it
+    /// with the outcome.
+    fn commit(&mut self, group: Vec<Job>) {
+        self.buf.clear();
+        for job in &group {
+            self.buf.extend_from_slice(&job.lines);
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let result = self.append(&buf).and_then(|()| self.sync());
+        if result.is_ok() {
+            self.metrics
+                .stored(group.iter().map(|j| j.events).sum(), buf.len());
+        }
+        // A large Firehose group is not kept allocated.
+        if buf.capacity() <= 16 << 20 {
+            self.buf = buf;
+        }
+        for job in group {
+            let _ = job.done.send(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| StoreError::Failed(e.to_string())),
+            );
         }
     }
 
@@ -222,34 +234,17 @@ impl State {
         }
     }
 
-    fn sync(&mut self, group: Vec<Job>) {
-        if group.is_empty() {
-            return;
-        }
+    fn sync(&mut self) -> io::Result<()> {
+        let seg = self.segment.as_mut().expect("written to a segment");
         let started = Instant::now();
-        let synced = match self.segment.as_mut() {
-            Some(seg) => seg.file.sync_data(),
-            None => Err(io::Error::other("the segment was given up")),
-        };
+        let synced = seg.file.sync_data();
         self.metrics.fsync(started.elapsed());
-        let result = match synced {
-            Ok(()) => {
-                let (events, bytes) = group
-                    .iter()
-                    .fold((0, 0), |(e, b), j| (e + j.events, b + j.lines.len()));
-                self.metrics.stored(events, bytes);
-                Ok(())
-            }
-            Err(e) => {
-                // After a failed fsync the state of the written pages is unknown: this segment
-                // is closed as it is (what it holds was not acknowledged, and senders retry).
-                self.abandon();
-                Err(e.to_string())
-            }
-        };
-        for job in group {
-            let _ = job.done.send(result.clone().map_err(StoreError::Failed));
+        if synced.is_err() {
+            // After a failed fsync the state of the written pages is unknown: this segment
+            // is closed as it is (what it holds was not acknowledged, and senders retry).
+            self.abandon();
         }
+        synced
     }
 
     fn open(&mut self) -> io::Result<()> {
