@@ -64,13 +64,6 @@ pub enum Command {
     /// Read event dumps, drop duplicates, group by conversation, write timelines.
     #[command(after_help = EXAMPLES, args_override_self = true)]
     Correlate(Box<CorrelateArgs>),
-    /// Accept EventBridge API-destination and Firehose HTTP-endpoint deliveries into a spool
-    /// directory that `correlate` reads; a 2xx means the events are on disk.
-    ///
-    /// The shared secret comes from GCORR_RECEIVE_SECRET; senders present it as the API-key
-    /// header, as the password of Basic auth, or as Firehose's access key.
-    #[command(after_help = RECEIVE_EXAMPLES)]
-    Receive(Box<ReceiveArgs>),
     /// Print a shell completion script.
     ///
     /// For bash: gcorr completions bash > ~/.local/share/bash-completion/completions/gcorr
@@ -84,6 +77,13 @@ pub enum Command {
     /// Check the Genesys Cloud credentials and permissions correlate would use.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Accept EventBridge API-destination and Firehose HTTP-endpoint deliveries into a spool
+    /// directory that `correlate` reads; a 2xx means the events are on disk.
+    ///
+    /// The shared secret comes from GCORR_RECEIVE_SECRET; senders present it as the API-key
+    /// header, as the password of Basic auth, or as Firehose's access key.
+    #[command(after_help = RECEIVE_EXAMPLES)]
+    Receive(Box<ReceiveArgs>),
 }
 
 #[derive(Subcommand, Debug)]
