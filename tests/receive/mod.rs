@@ -915,3 +915,40 @@ fn receive_429_when_too_many_events_wait() {
         "exactly the acknowledged events are stored"
     );
 }
+
+#[test]
+fn receive_holds_connections_beyond_max_connections_until_one_closes() {
+    let dir = tempdir();
+    let out = dir.path().join("spool");
+    let r = Receiver::start(&out, &["--max-connections", "1"]);
+    let addr = r.base.trim_start_matches("http://").to_owned();
+    let request = |n: u64| {
+        let body = compact(&event(n));
+        format!(
+            "POST /events HTTP/1.1\r\nHost: x\r\nx-api-key: {SECRET}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let status = |s: &mut TcpStream| {
+        let mut got = [0; 12];
+        s.read_exact(&mut got)
+            .map(|()| String::from_utf8_lossy(&got).into_owned())
+    };
+    // The one slot, held by a keep-alive connection.
+    let mut first = TcpStream::connect(&addr).unwrap();
+    first.write_all(request(1).as_bytes()).unwrap();
+    assert_eq!(status(&mut first).unwrap(), "HTTP/1.1 200");
+    // A second connection is queued, not served...
+    let mut second = TcpStream::connect(&addr).unwrap();
+    second.write_all(request(2).as_bytes()).unwrap();
+    second.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    assert!(status(&mut second).is_err(), "served beyond --max-connections");
+    // ...until the first goes away.
+    drop(first);
+    second.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(status(&mut second).unwrap(), "HTTP/1.1 200");
+    drop(second);
+    let (code, stderr) = r.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(ids(&spooled(&out)), ids(&[event(1), event(2)]));
+}
