@@ -4,7 +4,6 @@
 //! that lets requests in flight finish.
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,13 +36,9 @@ pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor> {
         .context("TLS set-up")?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .with_context(|| format!("{}: does not match the certificate", shown(&tls.key)))?;
+        .with_context(|| format!("{}: does not match the certificate", tls.key.display()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-fn shown(p: &Path) -> String {
-    p.display().to_string()
 }
 
 pub struct Limits {

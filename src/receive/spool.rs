@@ -5,12 +5,14 @@
 //! thread that compresses them.
 //!
 //! A failed write or fsync fails only the requests it covers (503, they are retried by the
-//! sender) and abandons the segment: the next request opens a fresh one, so the service
-//! resumes by itself when space returns. Nothing unacknowledged is ever reported as stored.
+//! sender). What a failed write left is cut off the segment; after a failed fsync (or a failed
+//! cut) the segment is abandoned and the next request opens a fresh one. Either way the
+//! service resumes by itself when space returns, and nothing unacknowledged is ever reported
+//! as stored.
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -306,11 +308,7 @@ fn compress_all(rx: mpsc::Receiver<PathBuf>) {
     for path in rx {
         if let Err(e) = segment::compress(&path) {
             // The plain segment stays (correlate reads it as well); the next start retries.
-            eprintln!("gcorr: receive: {}: not compressed: {e}", shown(&path));
+            eprintln!("gcorr: receive: {}: not compressed: {e}", path.display());
         }
     }
-}
-
-fn shown(p: &Path) -> String {
-    p.display().to_string()
 }
