@@ -15,6 +15,7 @@ use crate::api::{Settings, Source, fetch, http};
 use crate::correlate::Filter;
 use crate::ids::Atom;
 use crate::output::Format;
+use crate::receive::config::ReceiveArgs;
 use crate::{time, vocab};
 
 const EXAMPLES: &str = "\
@@ -76,6 +77,17 @@ fn environment_help() -> String {
     out
 }
 
+const RECEIVE_EXAMPLES: &str = "\
+Examples:
+  GCORR_RECEIVE_SECRET=... gcorr receive --listen 0.0.0.0:8443 --out /var/spool/gcorr \\
+      --tls-cert cert.pem --tls-key key.pem
+  gcorr receive --listen 127.0.0.1:8080 --out spool --no-auth     a local capture, no secret
+  gcorr correlate /var/spool/gcorr --since 2026-03-02T08:00Z       while it runs
+
+Endpoints: POST /events (one EventBridge event), POST /firehose (a Firehose HTTP-endpoint
+delivery), GET /healthz, GET /metrics (Prometheus text; needs the secret).
+SIGTERM or SIGINT: stop accepting, finish requests in flight, close the segments, exit 0.";
+
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
 #[derive(Parser, Debug)]
@@ -114,6 +126,13 @@ pub enum Command {
     /// Check the Genesys Cloud credentials and permissions correlate would use.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Accept EventBridge API-destination and Firehose HTTP-endpoint deliveries into a spool
+    /// directory that `correlate` reads; a 2xx means the events are on disk.
+    ///
+    /// The shared secret comes from GCORR_RECEIVE_SECRET; senders present it as the API-key
+    /// header, as the password of Basic auth, or as Firehose's access key.
+    #[command(after_help = RECEIVE_EXAMPLES)]
+    Receive(Box<ReceiveArgs>),
 }
 
 #[derive(Subcommand, Debug)]

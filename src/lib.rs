@@ -15,6 +15,7 @@ pub mod intern;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod receive;
 pub mod report;
 pub mod signal;
 pub mod time;
@@ -92,6 +93,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 }
             };
             correlate(&config)
+        }
+        Command::Receive(args) => {
+            let secret = std::env::var(receive::config::SECRET_ENV).ok();
+            match receive::config::Config::new(*args, secret, cli.quiet) {
+                Ok(config) => receive::run(config),
+                Err(e) => {
+                    eprintln!("gcorr: error: {e:#}");
+                    Ok(Exit::Usage)
+                }
+            }
         }
         Command::Completions { shell } => {
             let mut out = io::stdout().lock();

@@ -12,6 +12,8 @@ mod hardening;
 mod lifecycle;
 #[path = "reading/mod.rs"]
 mod reading;
+#[path = "receive/mod.rs"]
+mod receive;
 #[path = "ux/mod.rs"]
 mod ux;
 
