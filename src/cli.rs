@@ -12,9 +12,10 @@ use clap_complete::Shell;
 
 use crate::api::config::ApiArgs;
 use crate::api::{Settings, Source, fetch, http};
+use crate::correlate::Filter;
 use crate::ids::Atom;
 use crate::output::Format;
-use crate::pipeline::Filter;
+use crate::receive::config::ReceiveArgs;
 use crate::{input, time, vocab};
 
 const EXAMPLES: &str = "\
@@ -25,13 +26,68 @@ Examples:
   gcorr correlate s3://bucket/prefix/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
   gcorr correlate dump/ --conversation ID           one conversation
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
+                                                    conversations active that hour, whole
+  gcorr correlate dump/ --media callback            conversations that used a callback
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
   gcorr correlate dump/ --format table              one aligned line per conversation, to read
   gcorr correlate dump/ --format html -o out.html   a report to open in a browser (swimlanes)
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
-Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid or some
-conversations could not be enriched, 130 interrupted (what was known is written).";
+Exit status: 0 ok, 1 fatal error (nothing written), 2 usage error, 3 done but some records were
+invalid, some event ids came again with different content, or some conversations could not be
+enriched, 130 interrupted by Ctrl-C (SIGINT) and 143
+by SIGTERM: a signal while reading or enriching ends that phase early and what was known is
+written; a signal while writing stops it (-o is left as it was); a second signal ends gcorr at
+once.";
+
+/// The environment gcorr reads: name, meaning. Secrets come only from here.
+const ENVIRONMENT: [(&str, &str); 7] = [
+    (
+        "GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET",
+        "OAuth client credentials (also GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET)",
+    ),
+    (
+        "GENESYSCLOUD_ACCESS_TOKEN",
+        "a ready access token, used as is, when no client credentials are set",
+    ),
+    (
+        "GENESYSCLOUD_REGION",
+        "region (eu-west-1) or domain (mypurecloud.ie) when --region is not given",
+    ),
+    (
+        "GENESYS_ORG_DOMAIN",
+        "the organisation's domain, as GENESYSCLOUD_REGION",
+    ),
+    (
+        "GENESYSCLOUD_API_REGION",
+        "API base URL, when --api-base is not given",
+    ),
+    ("HOME", "where ~/.gc/config.toml (--profile) is"),
+    (
+        "NO_COLOR",
+        "set and not empty: no colours (--format table) unless --color always",
+    ),
+];
+
+/// The environment as `--help` lists it.
+fn environment_help() -> String {
+    let mut out = String::from("Environment:");
+    for (name, meaning) in ENVIRONMENT {
+        out.push_str(&format!("\n  {name}\n      {meaning}"));
+    }
+    out
+}
+
+const RECEIVE_EXAMPLES: &str = "\
+Examples:
+  GCORR_RECEIVE_SECRET=... gcorr receive --listen 0.0.0.0:8443 --out /var/spool/gcorr \\
+      --tls-cert cert.pem --tls-key key.pem
+  gcorr receive --listen 127.0.0.1:8080 --out spool --no-auth     a local capture, no secret
+  gcorr correlate /var/spool/gcorr --since 2026-03-02T08:00Z       while it runs
+
+Endpoints: POST /events (one EventBridge event), POST /firehose (a Firehose HTTP-endpoint
+delivery), GET /healthz, GET /metrics (Prometheus text; needs the secret).
+SIGTERM or SIGINT: stop accepting, finish requests in flight, close the segments, exit 0.";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
@@ -51,11 +107,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Read event dumps, drop duplicates, group by conversation, write timelines.
-    #[command(after_help = EXAMPLES, args_override_self = true)]
+    #[command(
+        after_help = EXAMPLES,
+        after_long_help = format!("{EXAMPLES}\n\n{}", environment_help()),
+        args_override_self = true
+    )]
     Correlate(Box<CorrelateArgs>),
     /// Print a shell completion script.
     ///
-    /// For bash: gcorr completions bash > ~/.local/share/bash-completion/completions/gcorr
+    /// For bash: mkdir -p ~/.local/share/bash-completion/completions && gcorr completions
+    /// bash > ~/.local/share/bash-completion/completions/gcorr
     Completions {
         /// The shell to complete in.
         #[arg(value_enum)]
@@ -66,12 +127,20 @@ pub enum Command {
     /// Check the Genesys Cloud credentials and permissions correlate would use.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Accept EventBridge API-destination and Firehose HTTP-endpoint deliveries into a spool
+    /// directory that `correlate` reads; a 2xx means the events are on disk.
+    ///
+    /// The shared secret comes from GCORR_RECEIVE_SECRET; senders present it as the API-key
+    /// header, as the password of Basic auth, or as Firehose's access key.
+    #[command(after_help = RECEIVE_EXAMPLES)]
+    Receive(Box<ReceiveArgs>),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AuthCommand {
     /// Resolve the configuration as correlate does, request a token and try one cheap call per
     /// source; exit 0 only when correlate could enrich.
+    #[command(after_long_help = environment_help())]
     Check(ApiArgs),
 }
 
@@ -100,12 +169,14 @@ pub struct CorrelateArgs {
     /// gzip and SQS/SNS/CloudWatch Logs wrappers are detected from the content.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Write to FILE instead of stdout (atomically: complete or not at all).
+    /// Write to FILE instead of stdout (atomically: complete or not at all). Checked before
+    /// anything is read: never an input, nor the --report file.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Ndjson)]
-    pub format: Format,
+    /// Output format [default: from the -o file's extension (.html, .csv, .json,
+    /// .ndjson/.jsonl), else ndjson].
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
     /// One record per conversation, without the event list (html: the overview only, no
     /// timelines).
     #[arg(long)]
@@ -119,16 +190,22 @@ pub struct CorrelateArgs {
     /// How duplicates are recognised.
     #[arg(long, value_enum, default_value_t = Dedup::Id)]
     pub dedup: Dedup,
-    /// Keep events at or after this time (RFC 3339, or a date meaning its UTC midnight).
+    /// Keep the conversations with an event at or after this time (RFC 3339, or a date
+    /// meaning its UTC midnight), with their whole timelines.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Keep events before this time (RFC 3339, or a date).
+    /// Keep the conversations with an event before this time (RFC 3339, or a date), with their
+    /// whole timelines.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// Keep only the events inside --since/--until, cutting timelines at the window.
+    #[arg(long)]
+    pub clip: bool,
     /// Keep only this conversation (repeatable).
     #[arg(long = "conversation", value_name = "ID")]
     pub conversations: Vec<String>,
-    /// Keep only events of these media types (comma-separated: voice,callback,chat,email,message,...).
+    /// Keep the conversations that used any of these media types, with their whole timelines
+    /// (comma-separated: voice,callback,chat,email,message,...).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub media: Vec<String>,
     /// Never touch the network: enrich from --cache-dir alone, or not at all.
@@ -157,7 +234,8 @@ pub struct CorrelateArgs {
     pub api: ApiArgs,
     #[command(flatten)]
     pub archive: ArchiveArgs,
-    /// Write the run's figures (the summary's numbers) to FILE as JSON.
+    /// Write the run's figures (the summary's numbers) to FILE as JSON (atomically, along with
+    /// -o: a report that cannot be written leaves -o as it was).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Base of the full-jitter backoff between retries, in ms.
@@ -218,6 +296,9 @@ impl Config {
                 bail!("--since must be earlier than --until");
             }
         }
+        if args.clip && since.is_none() && until.is_none() {
+            bail!("--clip cuts timelines at --since/--until: give one of them");
+        }
         let media = args
             .media
             .iter()
@@ -229,6 +310,10 @@ impl Config {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let format = args
+            .format
+            .or_else(|| args.output.as_deref().and_then(Format::from_extension))
+            .unwrap_or(Format::Ndjson);
         let resolved = args.api.resolve_from_env().map_err(anyhow::Error::msg)?;
         let api = Settings {
             credentials: if args.offline { None } else { resolved.credentials },
@@ -257,7 +342,7 @@ impl Config {
             api,
             inputs: args.inputs,
             output: args.output,
-            format: args.format,
+            format,
             summary: args.summary,
             color: args.color,
             strict: args.strict,
@@ -265,6 +350,7 @@ impl Config {
             filter: Filter {
                 since,
                 until,
+                clip: args.clip,
                 conversations: args.conversations.iter().map(|c| Atom::id(c.trim())).collect(),
                 media,
             },
@@ -375,8 +461,29 @@ pub fn man(out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// The page of `cmd`, then those of its subcommands (`gcorr-auth`, `gcorr-auth-check`, ...).
+/// A command whose `--help` lists the environment gets an ENVIRONMENT section instead.
 fn render_pages(cmd: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    if cmd.get_after_long_help().is_some() {
+        let page = clap_mangen::Man::new(cmd.clone().after_long_help(None::<&str>));
+        page.render_title(out)?;
+        page.render_name_section(out)?;
+        page.render_synopsis_section(out)?;
+        page.render_description_section(out)?;
+        page.render_options_section(out)?;
+        if cmd.has_subcommands() {
+            page.render_subcommands_section(out)?;
+        }
+        out.write_all(b".SH ENVIRONMENT\n")?;
+        for (name, meaning) in ENVIRONMENT {
+            writeln!(out, ".TP\n\\fB{name}\\fR\n{meaning}")?;
+        }
+        if cmd.get_after_help().is_some() {
+            page.render_extra_section(out)?;
+        }
+        page.render_version_section(out)?;
+    } else {
+        clap_mangen::Man::new(cmd.clone()).render(out)?;
+    }
     for sub in cmd
         .get_subcommands()
         .filter(|s| s.get_name() != "help" && !s.is_hide_set())

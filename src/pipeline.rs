@@ -15,31 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 
-use crate::correlate::{Added, Store};
+use crate::correlate::{Added, Filter, Store};
 use crate::event::{Parsed, ParsedEvent, parse_record};
-use crate::ids::Atom;
 use crate::input::framing::{Batch, Framer, Pos};
 use crate::input::wrap;
 use crate::input::{self, Source};
 use crate::report::{Counts, Diagnostics};
-
-/// Which events to keep, decided before any further work.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub conversations: Vec<Atom>,
-    pub media: Vec<Atom>,
-}
-
-impl Filter {
-    pub fn keeps(&self, e: &ParsedEvent) -> bool {
-        self.since.is_none_or(|s| e.time >= s)
-            && self.until.is_none_or(|u| e.time < u)
-            && (self.conversations.is_empty() || self.conversations.contains(&e.conversation))
-            && (self.media.is_empty() || e.media.as_ref().is_some_and(|m| self.media.contains(m)))
-    }
-}
 
 /// How to read.
 #[derive(Clone, Debug)]
@@ -130,6 +111,15 @@ fn fold(
             Item::Event(e, pos) => match store.add(&e, done.input, pos) {
                 Added::Kept => c.kept += 1,
                 Added::Duplicate => c.duplicates += 1,
+                Added::Conflicting {
+                    input: first,
+                    pos: at,
+                } => {
+                    c.duplicates += 1;
+                    c.conflicting += 1;
+                    let first = diag.at(&sources[first as usize].name, at);
+                    diag.conflicting(&sources[input].name, pos, &first);
+                }
             },
             Item::NotConversation => c.not_conversation += 1,
             Item::Filtered => c.filtered += 1,
@@ -151,6 +141,10 @@ fn fold(
 fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
     let mut seq = 0u64;
     for (input, src) in sources.iter().enumerate() {
+        // Interrupted: the inputs not begun are not read.
+        if crate::signal::pending().is_some() {
+            return;
+        }
         let input = input as u32;
         let mut send = |batch: Batch| {
             let ok = tx.send(Job { seq, input, batch }).is_ok();

@@ -8,6 +8,12 @@ mod durable;
 mod enrich;
 #[path = "hardening/mod.rs"]
 mod hardening;
+#[path = "lifecycle/mod.rs"]
+mod lifecycle;
+#[path = "reading/mod.rs"]
+mod reading;
+#[path = "receive/mod.rs"]
+mod receive;
 #[path = "s3/mod.rs"]
 mod s3;
 #[path = "ux/mod.rs"]
@@ -58,7 +64,7 @@ const EVENT_KEYS: [&str; 12] = [
     "source",
 ];
 
-const CSV_EVENT_COLUMNS: [&str; 16] = [
+const CSV_EVENT_COLUMNS: [&str; 19] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -67,12 +73,15 @@ const CSV_EVENT_COLUMNS: [&str; 16] = [
     "event_type",
     "media_type",
     "participant_id",
+    "participant_purpose",
+    "participant_name",
     "session_id",
     "direction",
     "queue_id",
     "user_id",
     "disconnect_type",
     "wrapup_code",
+    "wrapup_name",
     "source",
     "enrichment_status",
 ];
@@ -1224,8 +1233,9 @@ fn duplicates_across_files_keep_the_first_file() {
     }
     assert_eq!(s.duplicates, total);
 
-    // The same file twice: everything in the second copy is a duplicate.
-    let r = run_in(dir.path(), &["correlate", "part1.ndjson", "part1.ndjson"]).ok();
+    // A copy of a file: everything in it is a duplicate.
+    fs::copy(dir.path().join("part1.ndjson"), dir.path().join("copy.ndjson")).unwrap();
+    let r = run_in(dir.path(), &["correlate", "part1.ndjson", "copy.ndjson"]).ok();
     let once = run_in(dir.path(), &["correlate", "part1.ndjson"]).ok();
     let (s2, s1) = (r.summary(), once.summary());
     assert_eq!(s2.unique, s1.unique);
@@ -1870,7 +1880,7 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 }
 
 #[test]
-fn since_and_until_keep_a_time_window() {
+fn clip_keeps_only_the_events_in_a_time_window() {
     let since = millis(&json!("2026-03-02T08:31:00.000Z"));
     let until = millis(&json!("2026-03-02T09:05:37.016Z")); // A's tied acd.end/user.start
     let r = run(&[
@@ -1880,6 +1890,7 @@ fn since_and_until_keep_a_time_window() {
         "2026-03-02T08:31:00Z",
         "--until",
         "2026-03-02T09:05:37.016Z",
+        "--clip",
     ])
     .ok();
     let expected = expected_ids(|e| {
@@ -1903,6 +1914,7 @@ fn since_and_until_keep_a_time_window() {
         "events.ndjson",
         "--since",
         "2026-03-02T09:05:37.016Z",
+        "--clip",
     ])
     .ok();
     let a = r.timelines().into_iter().find(|t| id_of(t) == A).unwrap();
@@ -1935,9 +1947,17 @@ fn plain_dates_and_offsets_in_time_filters() {
         "events.ndjson",
         "--since",
         "2026-03-02T10:00:00+01:00",
+        "--clip",
     ])
     .ok();
-    let utc = run(&["correlate", "events.ndjson", "--since", "2026-03-02T09:00:00Z"]).ok();
+    let utc = run(&[
+        "correlate",
+        "events.ndjson",
+        "--since",
+        "2026-03-02T09:00:00Z",
+        "--clip",
+    ])
+    .ok();
     assert_eq!(with_offset.stdout, utc.stdout);
     let nine = millis(&json!("2026-03-02T09:00:00.000Z"));
     assert_eq!(
@@ -1945,7 +1965,14 @@ fn plain_dates_and_offsets_in_time_filters() {
         sorted(expected_ids(|e| millis(&e["time"]) >= nine))
     );
     // The form the --help examples use.
-    let short = run(&["correlate", "events.ndjson", "--since", "2026-03-02T09:00Z"]).ok();
+    let short = run(&[
+        "correlate",
+        "events.ndjson",
+        "--since",
+        "2026-03-02T09:00Z",
+        "--clip",
+    ])
+    .ok();
     assert_eq!(short.stdout, utc.stdout);
 }
 
@@ -1976,11 +2003,13 @@ fn conversation_filter_is_repeatable() {
 
 #[test]
 fn media_filter() {
+    let base = baseline();
     let r = run(&["correlate", "events.ndjson", "--media", "voice,callback"]).ok();
-    let keep = |e: &Value| matches!(e["media_type"].as_str(), Some("voice" | "callback"));
-    assert_eq!(got_ids(&r), sorted(expected_ids(keep)));
     let ts = r.timelines();
     assert_eq!(sorted(ts.iter().map(id_of).collect()), sorted(vec![A, C, E]));
+    for t in &ts {
+        assert_eq!(t, find(&base, id_of(t)), "whole timelines");
+    }
     assert_eq!(strings(&find(&ts, A)["media_types"]), ["voice", "callback"]);
     // Repeatable, any case.
     let again = run(&[
@@ -1997,7 +2026,11 @@ fn media_filter() {
     let ts = r.timelines();
     assert_eq!(ts.len(), 1);
     assert_eq!(id_of(&ts[0]), D);
-    assert_eq!(ts[0]["event_count"], 9, "the attributes event has no media type");
+    assert_eq!(
+        ts[0],
+        *find(&base, D),
+        "with the attributes event, which has no media type"
+    );
 }
 
 #[test]
@@ -2080,6 +2113,15 @@ fn check_csv_events(csv_rows: &[BTreeMap<String, String>], ts: &[Value]) {
             for key in EVENT_KEYS {
                 assert_eq!(row[key], or_empty(&e[key]), "{key}");
             }
+            let participant = t["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["participant_id"] == e["participant_id"]);
+            let of = |field: &str| participant.map_or(String::new(), |p| or_empty(&p[field]));
+            assert_eq!(row["participant_purpose"], of("purpose"));
+            assert_eq!(row["participant_name"], of("name"));
+            assert_eq!(row["wrapup_name"], "", "not enriched: no names");
             assert_eq!(row["enrichment_status"], "skipped");
         }
     }
@@ -2606,7 +2648,12 @@ fn per_input_counts(r: &Run) -> Vec<(&str, BTreeMap<String, u64>)> {
                 .split(", ")
                 .map(|c| {
                     let (n, what) = c.split_once(' ').unwrap();
-                    (what.to_owned(), n.replace(',', "").parse().unwrap())
+                    // "1 record", "1 duplicate": the same keys as the plurals.
+                    let what = match what {
+                        "record" | "duplicate" => format!("{what}s"),
+                        _ => what.to_owned(),
+                    };
+                    (what, n.replace(',', "").parse().unwrap())
                 })
                 .collect();
             (name, counts)

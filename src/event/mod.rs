@@ -39,6 +39,33 @@ pub struct ParsedEvent {
     pub wrapup: Option<Atom>,
     /// A 128-bit digest of the whole `detail` (or flat record), for `--dedup content`.
     pub content: Option<u128>,
+    /// A digest of everything above but the event id: what a re-delivery repeats exactly, and
+    /// a record that reuses the id for another event does not (see [`fingerprint`]).
+    pub fingerprint: u64,
+}
+
+/// The digest of what gcorr reads from an event besides its id. Taken over the normalised
+/// fields rather than the record's bytes, so the same event in another layout (pretty-printed,
+/// keys reordered, escaped) matches, while any difference a timeline would show does not.
+pub fn fingerprint(e: &ParsedEvent) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    e.time.hash(&mut h);
+    let atoms = [
+        Some(&e.conversation),
+        Some(&e.kind),
+        e.media.as_ref(),
+        e.participant.as_ref(),
+        e.session.as_ref(),
+        e.direction.as_ref(),
+        e.queue.as_ref(),
+        e.user.as_ref(),
+        e.disconnect.as_ref(),
+        e.wrapup.as_ref(),
+    ];
+    for a in atoms {
+        a.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// What one record turned out to be.
@@ -292,7 +319,7 @@ fn finish(a: FinishArgs<'_>) -> Result<Parsed, String> {
         .filter(|s| !s.is_empty())
         .ok_or("missing conversation id")?;
     let body = a.body;
-    Ok(Parsed::Event(ParsedEvent {
+    let mut e = ParsedEvent {
         id: Atom::id(id),
         conversation: Atom::id(conversation),
         time: a.time,
@@ -306,7 +333,10 @@ fn finish(a: FinishArgs<'_>) -> Result<Parsed, String> {
         disconnect: body.disconnect_type.word(vocab::disconnect),
         wrapup: body.wrapup_code.id(),
         content: a.content,
-    }))
+        fingerprint: 0,
+    };
+    e.fingerprint = fingerprint(&e);
+    Ok(Parsed::Event(e))
 }
 
 /// The topics that belong to a conversation.

@@ -117,17 +117,32 @@ fn gcorr(dir: &Path, args: &[&str]) -> Checked {
 #[track_caller]
 fn gcorr_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Checked {
     let out = tempdir();
-    let file = |name: &str| out.path().join(name).to_str().unwrap().to_owned();
-    let (stdout, stderr, report, result) = (
-        file("stdout"),
-        file("stderr"),
-        file("report.json"),
-        file("result.json"),
-    );
+    let report_path = out.path().join("report.json");
     let mut argv: Vec<&str> = args.to_vec();
-    argv.extend(["--report", &report]);
+    argv.extend(["--report", report_path.to_str().unwrap()]);
+    let (run, peak_mb, elapsed) = launch(dir, &argv, env);
+    let report: Value = serde_json::from_slice(&fs::read(&report_path).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no --report ({e}); exit {}; stderr:\n{}", run.code, run.stderr));
+    let checked = Checked {
+        run,
+        report,
+        peak_mb,
+        elapsed,
+    };
+    check_counts(&checked);
+    check_stderr(dir, &checked);
+    checked
+}
+
+/// Runs `gcorr ARGS` in `dir` from the [`launcher`] and checks that it ended by itself, without
+/// panicking; returns the run, gcorr's own peak memory in MB and how long it took.
+#[track_caller]
+pub(crate) fn launch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, f64, Duration) {
+    let out = tempdir();
+    let file = |name: &str| out.path().join(name).to_str().unwrap().to_owned();
+    let (stdout, stderr, result) = (file("stdout"), file("stderr"), file("result.json"));
     let spec = json!({
-        "dir": dir, "args": argv, "env": env, "stdout": stdout, "stderr": stderr, "result": result,
+        "dir": dir, "args": args, "env": env, "stdout": stdout, "stderr": stderr, "result": result,
     });
     let spec_path = file("launch.json");
     write(Path::new(&spec_path), compact(&spec));
@@ -161,17 +176,7 @@ fn gcorr_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Checked {
         run.stderr
     );
     assert_ne!(run.code, 101, "gcorr panicked; stderr:\n{}", run.stderr);
-    let report: Value = serde_json::from_slice(&fs::read(&report).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no --report ({e}); exit {}; stderr:\n{}", run.code, run.stderr));
-    let checked = Checked {
-        run,
-        report,
-        peak_mb: outcome["peak_kb"].as_f64().unwrap() / 1024.0,
-        elapsed,
-    };
-    check_counts(&checked);
-    check_stderr(dir, &checked);
-    checked
+    (run, outcome["peak_kb"].as_f64().unwrap() / 1024.0, elapsed)
 }
 
 /// This very test binary: `/proc/self/exe` where there is one, which stays valid while cargo
@@ -332,7 +337,7 @@ fn summary_rows(stderr: &str) -> BTreeMap<String, u64> {
 }
 
 /// One `NAME:LINE: message` / `NAME@OFFSET: message` line per invalid record, NAME an input
-/// file, at most [`SHOWN`], then `gcorr: N more invalid records not shown`.
+/// file, at most [`SHOWN`], then `gcorr: N more invalid records not shown` (`record` for one).
 #[track_caller]
 fn check_stderr(dir: &Path, c: &Checked) {
     const SHOWN: u64 = 20;
@@ -343,16 +348,13 @@ fn check_stderr(dir: &Path, c: &Checked) {
         let name = input_named(d);
         assert!(dir.join(name).is_file(), "{d:?} names an input file");
     }
-    let more = c
-        .run
-        .stderr
-        .lines()
-        .find(|l| l.contains("more invalid records not shown"));
+    let more = c.run.stderr.lines().find(|l| l.contains("more invalid record"));
     if invalid > SHOWN {
         let n = group(invalid - SHOWN);
+        let records = if invalid - SHOWN == 1 { "record" } else { "records" };
         assert_eq!(
             more,
-            Some(format!("gcorr: {n} more invalid records not shown").as_str())
+            Some(format!("gcorr: {n} more invalid {records} not shown").as_str())
         );
     } else {
         assert_eq!(more, None);
@@ -894,6 +896,13 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// An id as gcorr writes it back: UUIDs in lower case (they are case-insensitive), anything
+/// else byte for byte.
+fn canonical(id: &str) -> String {
+    let lower = id.to_ascii_lowercase();
+    if is_uuid(&lower) { lower } else { id.to_owned() }
+}
+
 /// Every file under `dir`, relative, sorted.
 fn tree(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
@@ -931,8 +940,8 @@ fn hostile_input(dir: &Path) -> (Vec<String>, BTreeSet<String>) {
         records.push(envelope(&id, &conv, "acd.start", T0 + i as i64, Some("VOICE")));
         let ev = uuid(0x92, i as u64);
         records.push(envelope(&ev, &id, "acd.start", T0 + i as i64, Some("VOICE")));
-        kept.extend([id.clone(), ev]);
-        conversations.extend([conv, id]);
+        kept.extend([canonical(&id), ev]);
+        conversations.extend([conv, canonical(&id)]);
     }
     // Empty ids: invalid, named.
     records.push(envelope("", &uuid(0xc91, 999), "acd.start", T0, None));
@@ -960,7 +969,10 @@ fn hostile_ids_offline_and_with_a_cache() {
         assert_eq!(c.count("invalid"), 2);
         let timelines = c.run.timelines();
         let got: BTreeSet<String> = timelines.iter().map(|t| super::id_of(t).to_owned()).collect();
-        assert_eq!(got, conversations, "every id comes back byte for byte");
+        assert_eq!(
+            got, conversations,
+            "every id comes back byte for byte (UUIDs in lower case)"
+        );
         for t in &timelines {
             assert_eq!(t["enrichment"]["status"], "skipped", "{}", super::id_of(t));
         }

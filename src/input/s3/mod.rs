@@ -13,7 +13,6 @@ pub mod credentials;
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -123,11 +122,9 @@ pub struct Remote {
     outcome: Arc<Outcome>,
 }
 
-/// What went wrong while fetching, for the summary and the report.
+/// What went wrong while fetching, for the report.
 #[derive(Default)]
 struct Outcome {
-    /// Ctrl-C stopped the fetching.
-    interrupted: AtomicBool,
     /// URLs of the objects that could not be read whole, retries done.
     failed: Mutex<Vec<String>>,
 }
@@ -146,11 +143,6 @@ impl Remote {
             buckets: HashMap::new(),
             outcome: Arc::default(),
         })
-    }
-
-    /// True when Ctrl-C stopped the fetching: the objects not read were left out.
-    pub fn interrupted(&self) -> bool {
-        self.outcome.interrupted.load(Ordering::SeqCst)
     }
 
     /// The URLs of the objects that could not be read, in key order.
@@ -195,6 +187,8 @@ impl Remote {
             name: format!("s3://{}/{}", bucket.name, o.location),
             path: None,
             size: Some(o.size),
+            file: None,
+            identity: None,
             remote: Some(Object {
                 fetcher: fetcher.clone(),
                 index,
@@ -414,11 +408,11 @@ impl Fetcher {
                 .map(|(key, tx)| fetch(&bucket, key, tx, &outcome))
                 .buffered(concurrency)
                 .for_each(|()| async {});
-            // The flag is set before select! drops the fetches (closing the readers' channels),
-            // so a reader that sees its input end early can tell it was interrupted.
+            // Ctrl-C (or SIGTERM) stops the fetches: dropping them ends every object's stream,
+            // so a reader waiting on a stalled object sees its input end, as for a local file.
             let interrupt = async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    outcome.interrupted.store(true, Ordering::SeqCst);
+                while crate::signal::pending().is_none() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             };
             tokio::select! {
