@@ -2,7 +2,8 @@
 //!
 //! [`Store::add`] takes events in input order, drops the ones already seen (by event id, and
 //! with `--dedup content` by the digest of their `detail`) and keeps the rest in a compact
-//! form (80 bytes an event, ids interned). [`Store::finish`] groups them by conversation,
+//! form (80 bytes an event, ids interned, the input, position and abandoned mark packed in one
+//! word). [`Store::finish`] groups them by conversation,
 //! orders each conversation's events by time (ties keep input order) and orders the
 //! conversations by start, then id, so the same input always gives the same output.
 
@@ -11,6 +12,8 @@ use std::ops::Range;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::ParsedEvent;
+use crate::event::lag::Lag;
+use crate::findings::Flags;
 use crate::ids::Atom;
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
@@ -35,9 +38,11 @@ impl EventId {
 #[derive(Clone, Debug)]
 pub struct Event {
     pub time: i64,
-    pos: u64,
+    /// The input, the position in it, and two marks: see [`Event::pos`].
+    place: u64,
     pub id: EventId,
-    pub input: u32,
+    /// `delivered − time`.
+    pub lag: Lag,
     /// Index into [`Store::conversations`].
     pub conversation: u32,
     pub kind: Sym,
@@ -51,15 +56,44 @@ pub struct Event {
     pub wrapup: Option<Sym>,
 }
 
+// `place`: bit 63 says the position is a byte offset (not a line), bit 62 marks an abandoned
+// `acd.end`, bits 38..62 hold the input, bits 0..38 the position (256 Gi lines or bytes of one
+// input; larger ones stop there).
 const OFFSET_FLAG: u64 = 1 << 63;
+const ABANDONED_FLAG: u64 = 1 << 62;
+const POS_BITS: u32 = 38;
+const POS_MASK: u64 = (1 << POS_BITS) - 1;
+const INPUT_MASK: u64 = (1 << (62 - POS_BITS)) - 1;
 
 impl Event {
     pub fn pos(&self) -> Pos {
-        if self.pos & OFFSET_FLAG != 0 {
-            Pos::Offset(self.pos & !OFFSET_FLAG)
+        let at = self.place & POS_MASK;
+        if self.place & OFFSET_FLAG != 0 {
+            Pos::Offset(at)
         } else {
-            Pos::Line(self.pos)
+            Pos::Line(at)
         }
+    }
+
+    /// Index into [`Store::inputs`].
+    pub fn input(&self) -> u32 {
+        ((self.place >> POS_BITS) & INPUT_MASK) as u32
+    }
+
+    /// An `acd.end` whose outcome is `ABANDON`.
+    pub fn abandoned(&self) -> bool {
+        self.place & ABANDONED_FLAG != 0
+    }
+
+    fn place(input: u32, pos: Pos, abandoned: bool) -> u64 {
+        let (at, flag) = match pos {
+            Pos::Line(l) => (l, 0),
+            Pos::Offset(o) => (o, OFFSET_FLAG),
+        };
+        debug_assert!(u64::from(input) <= INPUT_MASK, "input {input}");
+        flag | if abandoned { ABANDONED_FLAG } else { 0 }
+            | (u64::from(input) & INPUT_MASK) << POS_BITS
+            | at.min(POS_MASK)
     }
 }
 
@@ -86,6 +120,9 @@ pub struct Store {
     pub syms: Interner,
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
+    /// Each duplicate dropped: its conversation and the UTC minute of its time (for the
+    /// minute series).
+    pub duplicate_minutes: Vec<(u32, u32)>,
     conversation_index: FxHashMap<Sym, u32>,
     seen_uuids: FxHashSet<u128>,
     seen_texts: FxHashSet<Sym>,
@@ -105,21 +142,21 @@ impl Store {
             Atom::Uuid(v) => {
                 let v = v.get();
                 if !self.seen_uuids.insert(v) {
-                    return self.duplicate(&e.conversation);
+                    return self.duplicate(e);
                 }
                 EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32])
             }
             other => {
                 let sym = self.syms.sym(other);
                 if !self.seen_texts.insert(sym) {
-                    return self.duplicate(&e.conversation);
+                    return self.duplicate(e);
                 }
                 EventId::Text(sym)
             }
         };
         if let Some(digest) = e.content {
             if !self.seen_content.insert(digest) {
-                return self.duplicate(&e.conversation);
+                return self.duplicate(e);
             }
         }
         let conversation = self.conversation(&e.conversation);
@@ -128,12 +165,9 @@ impl Store {
         let mut opt = |a: &Option<Atom>| a.as_ref().map(|a| syms.sym(a));
         let event = Event {
             time: e.time,
-            pos: match pos {
-                Pos::Line(l) => l,
-                Pos::Offset(o) => o | OFFSET_FLAG,
-            },
+            place: Event::place(input, pos, e.abandoned),
             id,
-            input,
+            lag: Lag::new(e.time, e.delivered),
             conversation,
             media: opt(&e.media),
             participant: opt(&e.participant),
@@ -162,10 +196,13 @@ impl Store {
         })
     }
 
-    fn duplicate(&mut self, conversation: &Atom) -> Added {
-        if let Some(sym) = self.syms.get(conversation) {
+    fn duplicate(&mut self, e: &ParsedEvent) -> Added {
+        if let Some(sym) = self.syms.get(&e.conversation) {
             if let Some(&c) = self.conversation_index.get(&sym) {
                 self.conversations[c as usize].duplicates += 1;
+                // Times are at most year 9999: their minute fits 32 bits.
+                let minute = e.time.div_euclid(60_000) as u32;
+                self.duplicate_minutes.push((c, minute));
             }
         }
         Added::Duplicate
@@ -179,6 +216,7 @@ impl Store {
             + self.seen_texts.capacity() * 5
             + self.seen_content.capacity() * 17
             + self.conversation_index.capacity() * 9
+            + self.duplicate_minutes.capacity() * 8
             + self.conversations.capacity() * std::mem::size_of::<Conversation>()
             + self.syms.heap_bytes();
         held as f64 / n
@@ -215,6 +253,7 @@ impl Store {
                 slice.sort_by_key(|&i| events[i as usize].time);
                 Group {
                     conversation: c as u32,
+                    flags: Flags::default(),
                     start: events[slice[0] as usize].time,
                     end: events[slice[slice.len() - 1] as usize].time,
                     range,
@@ -242,6 +281,8 @@ impl Store {
 #[derive(Clone, Debug)]
 pub struct Group {
     pub conversation: u32,
+    /// Set by [`crate::findings::flag`].
+    pub flags: Flags,
     pub start: i64,
     pub end: i64,
     pub range: Range<usize>,
@@ -286,6 +327,8 @@ mod tests {
             user: None,
             disconnect: None,
             wrapup: None,
+            delivered: None,
+            abandoned: false,
             content: None,
         }
     }
@@ -347,6 +390,21 @@ mod tests {
         let c = s.finish();
         assert_eq!(timelines(&c)[0].1, [id]);
         assert_eq!(c.store.events[0].pos(), Pos::Offset(7));
+    }
+
+    #[test]
+    fn input_position_and_mark_share_a_word() {
+        let mut s = Store::default();
+        let mut e = ev("e1", "a", 1);
+        e.abandoned = true;
+        s.add(&e, 70_000, Pos::Line((1 << 38) - 1));
+        s.add(&ev("e2", "a", 1), 3, Pos::Offset(12));
+        let [a, b] = &s.events[..] else { panic!() };
+        assert_eq!(
+            (a.input(), a.pos(), a.abandoned()),
+            (70_000, Pos::Line((1 << 38) - 1), true)
+        );
+        assert_eq!((b.input(), b.pos(), b.abandoned()), (3, Pos::Offset(12), false));
     }
 
     #[test]

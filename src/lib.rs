@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod correlate;
 pub mod event;
+pub mod findings;
 pub mod ids;
 pub mod input;
 pub mod intern;
@@ -133,7 +134,16 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     diag.finish();
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
-    let correlation = store.finish();
+    let mut correlation = store.finish();
+    findings::flag(&mut correlation, &cfg.thresholds);
+    if !cfg.flags.is_empty() {
+        findings::select(&mut correlation, cfg.flags);
+    }
+    let analysis = if !cfg.quiet || cfg.report.is_some() || cfg.format == output::Format::Html {
+        findings::Analysis::new(&correlation, &cfg.thresholds)
+    } else {
+        findings::Analysis::default()
+    };
     let grouped = started.elapsed();
 
     let (enrichment, figures) = enrich(cfg, &correlation)?;
@@ -150,6 +160,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         counts: &counts,
         conversations: correlation.groups.len(),
         enrichment: figures.as_ref(),
+        analysis: &analysis,
     };
     let write = |w: &mut dyn Write| output::write(&opts, &run, w, &correlation, &enrichment);
     match &cfg.output {
@@ -183,6 +194,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             conversations: correlation.groups.len(),
             elapsed,
             enrichment: figures.as_ref(),
+            findings: &analysis.findings,
         };
         summary.print(&mut io::stderr().lock())?;
     }
@@ -193,6 +205,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             correlation.groups.len(),
             elapsed,
             figures.as_ref(),
+            &analysis,
         );
         write_atomically(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
     }

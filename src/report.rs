@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::api::Figures;
+use crate::findings::{Analysis, Finding};
 use crate::input::framing::Pos;
 
 /// Invalid records shown before the rest are only counted.
@@ -114,6 +115,8 @@ pub struct Summary<'a> {
     pub conversations: usize,
     pub elapsed: Duration,
     pub enrichment: Option<&'a Figures>,
+    /// Printed last, one line each.
+    pub findings: &'a [Finding],
 }
 
 impl Summary<'_> {
@@ -172,6 +175,9 @@ impl Summary<'_> {
                 )?;
             }
         }
+        for f in self.findings {
+            writeln!(w, "gcorr: finding: {}", f.message)?;
+        }
         Ok(())
     }
 }
@@ -213,6 +219,9 @@ pub struct Report<'a> {
     pub bytes_read: u64,
     pub elapsed_ms: u128,
     pub enrichment: Option<&'a Figures>,
+    /// The late threshold, the minute series and the findings.
+    #[serde(flatten)]
+    pub analysis: &'a Analysis,
 }
 
 impl<'a> Report<'a> {
@@ -222,12 +231,14 @@ impl<'a> Report<'a> {
         conversations: usize,
         elapsed: Duration,
         enrichment: Option<&'a Figures>,
+        analysis: &'a Analysis,
     ) -> Report<'a> {
         Report {
             totals: Totals::new(inputs, counts, conversations),
             bytes_read: counts.bytes,
             elapsed_ms: elapsed.as_millis(),
             enrichment,
+            analysis,
         }
     }
 }

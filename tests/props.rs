@@ -166,6 +166,7 @@ fn correlate(inputs: &[(&str, &[Spec])]) -> Vec<Value> {
         counts: &counts,
         conversations: c.groups.len(),
         enrichment: None,
+        analysis: &Default::default(),
     };
     let mut out = Vec::new();
     output::write(&opts, &run, &mut out, &c, &enrichment).unwrap();

@@ -9,12 +9,15 @@ use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
 
-pub const EVENT_COLUMNS: [&str; 16] = [
+pub const EVENT_COLUMNS: [&str; 19] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
+    "flags",
     "event_id",
     "time",
+    "delivered",
+    "lag_ms",
     "event_type",
     "media_type",
     "participant_id",
@@ -28,7 +31,7 @@ pub const EVENT_COLUMNS: [&str; 16] = [
     "enrichment_status",
 ];
 
-pub const CONVERSATION_COLUMNS: [&str; 10] = [
+pub const CONVERSATION_COLUMNS: [&str; 11] = [
     "conversation_id",
     "start",
     "end",
@@ -37,6 +40,7 @@ pub const CONVERSATION_COLUMNS: [&str; 10] = [
     "handoffs",
     "event_count",
     "duplicates_dropped",
+    "flags",
     "participants",
     "enrichment_status",
 ];
@@ -75,13 +79,20 @@ impl Encoder for Events {
             let conversation = syms.to_string(t.conversation_id());
             let start = Millis(t.group.start).to_string();
             let media = joined(syms, &t.media_types);
+            let flags = t.group.flags.joined("|");
             for e in t.events() {
                 w.write_record([
                     conversation.as_str(),
                     &start,
                     &media,
+                    &flags,
                     &t.event_id(e),
                     &Millis(e.time).to_string(),
+                    &e.lag
+                        .delivered(e.time)
+                        .map(|d| Millis(d).to_string())
+                        .unwrap_or_default(),
+                    &e.lag.ms(e.time).map(|l| l.to_string()).unwrap_or_default(),
                     &syms.to_string(e.kind),
                     &opt(syms, e.media),
                     &opt(syms, e.participant),
@@ -127,6 +138,7 @@ impl Encoder for Conversations {
                 &t.handoffs.len().to_string(),
                 &t.event_count().to_string(),
                 &t.duplicates().to_string(),
+                &t.group.flags.joined("|"),
                 &t.participants.len().to_string(),
                 t.enrichment.status.name(),
             ])?;

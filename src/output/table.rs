@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::Encoder;
 use crate::api::Status;
-use crate::time::Millis;
+use crate::time::{Millis, humanise};
 use crate::timeline::Timeline;
 
 /// Left- or right-aligned.
@@ -20,13 +20,14 @@ enum Align {
 }
 
 /// Header and width of each column but the last (the conversation id, never padded).
-const COLUMNS: [(&str, usize, Align); 6] = [
+const COLUMNS: [(&str, usize, Align); 7] = [
     ("START", 20, Align::Left),
     ("DURATION", 8, Align::Right),
     ("MEDIA", 24, Align::Left),
     ("EVENTS", 6, Align::Right),
     ("DUPLICATES", 10, Align::Right),
     ("ENRICHMENT", 10, Align::Left),
+    ("FLAGS", 16, Align::Left),
 ];
 const LAST: &str = "CONVERSATION";
 
@@ -100,6 +101,13 @@ impl Encoder for Table {
             self.cell(out, 3, t.event_count(), "")?;
             self.cell(out, 4, duplicates, if duplicates > 0 { YELLOW } else { DIM })?;
             self.cell(out, 5, status.name(), status_style(status))?;
+            let flags = t.group.flags;
+            let shown = if flags.is_empty() {
+                "-".to_owned()
+            } else {
+                flags.joined(",")
+            };
+            self.cell(out, 6, shown, if flags.is_empty() { DIM } else { YELLOW })?;
             writeln!(out, "{}", printable(&syms.to_string(t.conversation_id())))?;
         }
         Ok(())
@@ -138,41 +146,9 @@ fn seconds(ms: i64) -> String {
     format!("{}Z", &full[..19])
 }
 
-/// A duration in its two largest units, rounded down: `850ms`, `42s`, `13m40s`, `1h02m`, `3d04h`.
-fn humanise(ms: i64) -> String {
-    let ms = ms.max(0);
-    let s = ms / 1000;
-    match s {
-        0 => format!("{ms}ms"),
-        1..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
-        _ => format!("{}d{:02}h", s / 86_400, s / 3600 % 24),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn humanises_durations() {
-        for (ms, text) in [
-            (0, "0ms"),
-            (850, "850ms"),
-            (1_000, "1s"),
-            (59_999, "59s"),
-            (60_000, "1m00s"),
-            (820_000, "13m40s"),
-            (3_599_999, "59m59s"),
-            (3_720_000, "1h02m"),
-            (86_399_999, "23h59m"),
-            (273_600_000, "3d04h"),
-            (-5, "0ms"),
-        ] {
-            assert_eq!(humanise(ms), text, "{ms}");
-        }
-    }
 
     #[test]
     fn control_characters_never_reach_the_terminal() {
