@@ -19,7 +19,8 @@ enum Align {
     Right,
 }
 
-/// Header and width of each column but the last (the conversation id, never padded).
+/// Header and width of each column but the last (the flags, never padded; a conversation id
+/// longer than a UUID pushes only them).
 const COLUMNS: [(&str, usize, Align); 7] = [
     ("START", 20, Align::Left),
     ("DURATION", 8, Align::Right),
@@ -27,9 +28,9 @@ const COLUMNS: [(&str, usize, Align); 7] = [
     ("EVENTS", 6, Align::Right),
     ("DUPLICATES", 10, Align::Right),
     ("ENRICHMENT", 10, Align::Left),
-    ("FLAGS", 16, Align::Left),
+    ("CONVERSATION", 36, Align::Left),
 ];
-const LAST: &str = "CONVERSATION";
+const LAST: &str = "FLAGS";
 
 const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
@@ -101,14 +102,15 @@ impl Encoder for Table {
             self.cell(out, 3, t.event_count(), "")?;
             self.cell(out, 4, duplicates, if duplicates > 0 { YELLOW } else { DIM })?;
             self.cell(out, 5, status.name(), status_style(status))?;
+            self.cell(out, 6, printable(&syms.to_string(t.conversation_id())), "")?;
             let flags = t.group.flags;
             let shown = if flags.is_empty() {
                 "-".to_owned()
             } else {
                 flags.joined(",")
             };
-            self.cell(out, 6, shown, if flags.is_empty() { DIM } else { YELLOW })?;
-            writeln!(out, "{}", printable(&syms.to_string(t.conversation_id())))?;
+            let (on, off) = self.paint(if flags.is_empty() { DIM } else { YELLOW });
+            writeln!(out, "{on}{shown}{off}")?;
         }
         Ok(())
     }

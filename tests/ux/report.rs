@@ -44,7 +44,7 @@ fn open(id: &str) -> String {
 /// Loads `page` (with `fragment`) in headless Chromium and returns the DOM once the page's
 /// script has run.
 #[track_caller]
-fn dump_dom(page: &Path, fragment: &str) -> Dom {
+pub(crate) fn dump_dom(page: &Path, fragment: &str) -> Dom {
     let profile = tempdir();
     let url = format!("file://{}{fragment}", page.display());
     let out = assert_cmd::Command::new(chromium())
@@ -78,15 +78,15 @@ fn dump_dom(page: &Path, fragment: &str) -> Dom {
 // The DOM, read back
 
 #[derive(Debug)]
-struct Element {
-    name: String,
+pub(crate) struct Element {
+    pub(crate) name: String,
     attrs: Vec<(String, String)>,
     /// The text directly after the start tag, up to the next tag.
-    text: String,
+    pub(crate) text: String,
 }
 
 impl Element {
-    fn attr(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
@@ -94,8 +94,8 @@ impl Element {
     }
 }
 
-struct Dom {
-    elements: Vec<Element>,
+pub(crate) struct Dom {
+    pub(crate) elements: Vec<Element>,
     /// Every text node, decoded.
     texts: Vec<String>,
 }
@@ -157,11 +157,11 @@ impl Dom {
         Dom { elements, texts }
     }
 
-    fn with<'a>(&'a self, attr: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+    pub(crate) fn with<'a>(&'a self, attr: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.elements.iter().filter(move |e| e.attr(attr).is_some())
     }
 
-    fn values<'a>(&'a self, attr: &'a str) -> Vec<&'a str> {
+    pub(crate) fn values<'a>(&'a self, attr: &'a str) -> Vec<&'a str> {
         self.with(attr).map(|e| e.attr(attr).unwrap()).collect()
     }
 
