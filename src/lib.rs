@@ -135,7 +135,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
     let mut correlation = store.finish();
-    findings::flag(&mut correlation, &cfg.thresholds);
+    findings::flag(&mut correlation, &cfg.thresholds, cfg.threads);
     if !cfg.flags.is_empty() {
         findings::select(&mut correlation, cfg.flags);
     }

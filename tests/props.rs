@@ -152,7 +152,7 @@ fn correlate(inputs: &[(&str, &[Spec])]) -> Vec<Value> {
         }
     }
     let mut c = store.finish();
-    gcorr::findings::flag(&mut c, &gcorr::findings::Thresholds::default());
+    gcorr::findings::flag(&mut c, &gcorr::findings::Thresholds::default(), 2);
     let offline = gcorr::api::Outcome::skipped("offline: no Genesys Cloud credentials");
     let enrichment = vec![offline; c.groups.len()];
     let opts = output::Options {

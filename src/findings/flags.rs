@@ -101,11 +101,28 @@ impl FromIterator<Flag> for Flags {
     }
 }
 
-/// Sets every conversation's flags.
-pub fn flag(c: &mut Correlation, t: &Thresholds) {
-    let mut flagger = Flagger::new(*t);
-    let flags: Vec<Flags> = c.groups.iter().map(|g| flagger.conversation(c, g)).collect();
-    for (g, f) in c.groups.iter_mut().zip(flags) {
+/// Sets every conversation's flags, on `threads` threads (each conversation's flags depend on
+/// its events alone).
+pub fn flag(c: &mut Correlation, t: &Thresholds, threads: usize) {
+    let chunk = c.groups.len().div_ceil(threads.max(1)).max(1);
+    let shared: &Correlation = c;
+    let flags: Vec<Vec<Flags>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = shared
+            .groups
+            .chunks(chunk)
+            .map(|groups| {
+                scope.spawn(move || {
+                    let mut flagger = Flagger::new(*t);
+                    groups.iter().map(|g| flagger.conversation(shared, g)).collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("flagging does not panic"))
+            .collect()
+    });
+    for (g, f) in c.groups.iter_mut().zip(flags.into_iter().flatten()) {
         g.flags = f;
     }
 }
