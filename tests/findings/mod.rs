@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::ux::report::browser::Browser;
 use crate::ux::report::dump_dom;
 use crate::{T0, compact, iso, run_in, strings, tempdir, uuid, write};
 
@@ -684,19 +685,28 @@ fn html_report_draws_the_charts_and_shades_the_finding_windows() {
             "transferred"
         ]
     );
-    // Following the late-delivery finding's link shows exactly its conversations.
-    let fragment = format!("#flag=late_delivery&from={}&to={}", at(LATE.start), at(LATE.end));
-    let dom = dump_dom(&page, &fragment);
-    let shown: BTreeSet<&str> = dom
-        .elements
-        .iter()
-        .filter(|e| {
-            e.attr("data-conversation").is_some()
-                && e.attr("data-flags").is_some()
-                && e.attr("hidden").is_none()
-        })
-        .map(|e| e.attr("data-conversation").unwrap())
-        .collect();
-    let want = flagged(&expected, "late_delivery");
-    assert_eq!(shown, want.iter().map(String::as_str).collect());
+    // A finding's link filters the overview to its conversations: following the late-delivery
+    // window shows exactly the late ones; the no_end summary, exactly those; the flag filter
+    // does the same by hand.
+    // (The link's query is form-encoded: `:` is `%3A`.)
+    let late = format!("#flag=late_delivery&from={}&to={}", at(LATE.start), at(LATE.end)).replace(':', "%3A");
+    let hrefs: Vec<&str> = dom.with("data-finding").filter_map(|e| e.attr("href")).collect();
+    assert!(hrefs.contains(&late.as_str()), "{hrefs:?}");
+    assert!(hrefs.contains(&"#flag=no_end"), "{hrefs:?}");
+    let looks = Browser::new()
+        .goto(&page, "")
+        .look()
+        .hash(&late)
+        .look()
+        .hash("#flag=no_end")
+        .look()
+        .goto(&page, "")
+        .select("#f-flag", "error_disconnect")
+        .look()
+        .run();
+    let shown = |i: usize| -> BTreeSet<String> { looks[i].shown().into_iter().map(String::from).collect() };
+    assert_eq!(shown(0).len(), expected.len(), "nothing filtered at first");
+    for (i, flag) in [(1, "late_delivery"), (2, "no_end"), (3, "error_disconnect")] {
+        assert_eq!(shown(i), flagged(&expected, flag), "{flag}");
+    }
 }

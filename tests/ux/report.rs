@@ -1,77 +1,27 @@
 //! `--format html`: the report written by the real binary, loaded in a real headless Chromium
-//! (Debian's `chromium`, or `$GCORR_CHROMIUM`), and checked on the DOM the page builds.
+//! (Debian's `chromium`, or `$GCORR_CHROMIUM`) and used as a user does: typing in the filter,
+//! picking a media, clicking a row, following an `#open=` link, taking a screenshot. The
+//! browser (browser/mod.rs and drive.mjs) reports what is rendered: layout boxes, computed
+//! visibility, what a click at a row would hit, the visible text, pixels, and the DOM.
 //!
-//! The DOM is read back with a small tokenizer (Chromium's `--dump-dom` output: attributes
-//! always double-quoted), never grepped: an attribute value holding `<img` is not an element.
+//! The DOM is read back with a small tokenizer (serialised HTML: attributes always
+//! double-quoted), never grepped: an attribute value holding `<img` is not an element.
+
+#[path = "browser/mod.rs"]
+pub(crate) mod browser;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::{A, C, T0, envelope, events, id_of, ndjson, run, run_in, tempdir, uuid, write};
+use crate::{A, C, D, T0, envelope, events, id_of, ndjson, run, run_in, strings, tempdir, uuid, write};
+use browser::{Browser, Look, WINDOW, open, screenshot};
 
-// ---------------------------------------------------------------------------------------------
-// The browser
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("GCORR_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "{}: no Chromium. The --format html tests load the report in a real headless browser: \
-         install Debian's `chromium` package (`apt-get install chromium`; CI installs it), or set \
-         GCORR_CHROMIUM to a Chromium binary.",
-        path.display()
-    );
-    path
-}
-
-/// `#open=ID` with ID percent-encoded as `encodeURIComponent` would.
-fn open(id: &str) -> String {
-    let mut out = String::from("#open=");
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Loads `page` (with `fragment`) in headless Chromium and returns the DOM once the page's
-/// script has run.
+/// Loads `page` with `fragment` and returns the DOM once the page's script has run.
 #[track_caller]
 pub(crate) fn dump_dom(page: &Path, fragment: &str) -> Dom {
-    let profile = tempdir();
-    let url = format!("file://{}{fragment}", page.display());
-    let out = assert_cmd::Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--dump-dom", &url])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("chromium runs");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let html = String::from_utf8(out.stdout).expect("the DOM is UTF-8");
-    assert!(html.contains("</html>"), "a whole document: {html}");
-    Dom::parse(&html)
+    Dom::parse(Browser::new().goto(page, fragment).look_dom().run()[0].dom())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,7 +217,13 @@ fn html_report_of_the_fixtures_shows_the_run_and_the_opened_timeline() {
     assert_eq!(again, html, "byte-identical");
 
     let started = Instant::now();
-    let dom = dump_dom(&page, &open(A));
+    let looks = Browser::new()
+        .goto(&page, &open(A))
+        .look_dom()
+        .goto(&page, &open(C))
+        .look_dom()
+        .run();
+    let dom = Dom::parse(looks[0].dom());
     let ids: Vec<&str> = timelines.iter().map(id_of).collect();
     assert_eq!(
         dom.values("data-conversation"),
@@ -325,7 +281,7 @@ fn html_report_of_the_fixtures_shows_the_run_and_the_opened_timeline() {
     }
 
     // C has an event without participant (a queue conversation-object event): its own lane.
-    let dom = dump_dom(&page, &open(C));
+    let dom = Dom::parse(looks[1].dom());
     let lanes = dom.values("data-lane");
     assert_eq!(lanes.last(), Some(&"conversation"), "{lanes:?}");
     assert_eq!(lanes.len(), 5, "four participants and the conversation");
@@ -389,11 +345,16 @@ fn hostile_strings_in_the_data_stay_text() {
     assert!(html.contains(r"\u003cimg src=x"), "escaped inside the JSON");
     assert_eq!(html.matches("</script>").count(), 3, "no string closes a script");
 
-    for (id, name) in [
+    let cases = [
         (odd.as_str(), None),
         (enriched.as_str(), Some(format!("Ann{HOSTILE}"))),
-    ] {
-        let dom = dump_dom(&page, &open(id));
+    ];
+    let mut browser = Browser::new();
+    for (id, _) in &cases {
+        browser.goto(&page, &open(id)).look_dom();
+    }
+    for (look, (id, name)) in browser.run().iter().zip(cases) {
+        let dom = Dom::parse(look.dom());
         let tags: Vec<&str> = dom.elements.iter().map(|e| e.name.as_str()).collect();
         assert!(!tags.contains(&"img"), "no img element: {tags:?}");
         assert_eq!(dom.values("data-conversation").len(), 2);
@@ -468,6 +429,317 @@ fn html_report_of_5000_conversations_loads_with_no_lanes_drawn() {
     assert!(dom.values("data-event").is_empty());
     assert_eq!(dom.figure("conversations"), 5000);
     assert_eq!(dom.figure("unique_events"), 20_000);
+}
+
+/// A report of `n` conversations, one a second from T0 (so listed in that order), each a voice
+/// call of three events; every third one also has a chat. Returns the page and the ids in order.
+fn report_of_many(dir: &Path, n: u64) -> (PathBuf, Vec<String>) {
+    let ids: Vec<String> = (0..n).map(|c| uuid(0xc6, c)).collect();
+    let mut records = Vec::new();
+    for (c, id) in ids.iter().enumerate() {
+        let base = T0 + c as i64 * 1000;
+        let chat = if c % 3 == 0 { "CHAT" } else { "VOICE" };
+        for (k, (kind, media)) in [
+            ("customer.start", "VOICE"),
+            ("user.start", chat),
+            ("customer.end", "VOICE"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let event = uuid(0xe6, c as u64 * 3 + k as u64);
+            records.push(envelope(&event, id, kind, base + k as i64 * 60_000, Some(media)));
+        }
+    }
+    write(&dir.join("events.ndjson"), ndjson(&records));
+    let (page, _) = report_of(dir, dir.join("report.html"), &[]);
+    (page, ids)
+}
+
+/// An opened row as the user must see it: on screen, below the sticky column header and not
+/// under it, its timeline drawn and wholly on screen under it (rows opened before stay open).
+#[track_caller]
+fn assert_in_view(look: &Look, id: &str) {
+    assert!(look.expanded().contains(&id), "{id} is open");
+    let row = look.row(id);
+    let (top, bottom) = (row["top"].as_f64().unwrap(), row["bottom"].as_f64().unwrap());
+    assert!(row["shown"] == true, "the row is rendered: {row}");
+    assert!(
+        top >= look.head_bottom() - 0.5,
+        "the row starts below the column header ({}): {row}",
+        look.head_bottom()
+    );
+    assert!(row["on_top"] == true, "nothing covers the row: {row}");
+    let t = look
+        .timelines()
+        .into_iter()
+        .find(|t| t["id"] == id)
+        .expect("its timeline is drawn");
+    assert!(
+        t["top"].as_f64().unwrap() >= bottom - 0.5 && t["bottom"].as_f64().unwrap() <= look.height(),
+        "the timeline is on screen under its row ({top}..{bottom}): {t}"
+    );
+}
+
+#[test]
+fn html_filters_hide_the_rows_they_leave_out() {
+    let dir = tempdir();
+    let (page, _) = fixtures_report(dir.path(), &[]);
+    let timelines = run(&["correlate", "events.ndjson", "--offline", "--cache-dir", "cache"])
+        .ok()
+        .timelines();
+    let all: Vec<&str> = timelines.iter().map(id_of).collect();
+    let d = timelines.iter().find(|t| id_of(t) == D).unwrap();
+    let event = events(d)[0]["event_id"].as_str().unwrap();
+    let chats: Vec<&str> = timelines
+        .iter()
+        .filter(|t| strings(&t["media_types"]).contains(&"chat"))
+        .map(id_of)
+        .collect();
+    assert!(!chats.is_empty() && chats.len() < all.len() && !chats.contains(&A));
+
+    let looks = Browser::new()
+        .goto(&page, "")
+        .look()
+        .type_in("#f-text", event)
+        .look()
+        .goto(&page, &open(A))
+        .look()
+        .select("#f-media", "chat")
+        .look()
+        .type_in("#f-text", "no such conversation")
+        .look()
+        .hash(&open(C))
+        .look()
+        .run();
+    let counter = |look: &Look, n: usize| {
+        assert_eq!(
+            look.text("counter"),
+            Some(format!("{n} of 5 conversations").as_str())
+        );
+    };
+
+    assert_eq!(looks[0].shown(), all, "every row on screen");
+    counter(&looks[0], 5);
+    assert_eq!(looks[0].text("empty"), None);
+
+    assert_eq!(
+        looks[1].shown(),
+        [D],
+        "typing an event id leaves its conversation"
+    );
+    counter(&looks[1], 1);
+    for r in looks[1].rows().iter().filter(|r| r["id"] != D) {
+        assert_eq!(r["height"], 0.0, "a row left out takes no room: {r}");
+    }
+
+    assert_eq!(looks[2].expanded(), [A]);
+    assert_eq!(looks[2].timelines().len(), 1, "A's timeline is drawn");
+    assert_eq!(
+        looks[3].shown(),
+        chats,
+        "picking chat leaves the chat conversations"
+    );
+    counter(&looks[3], chats.len());
+    assert!(looks[3].timelines().is_empty(), "A's timeline goes with its row");
+    assert!(looks[3].details().is_empty());
+
+    assert!(looks[4].shown().is_empty(), "nothing matches");
+    counter(&looks[4], 0);
+    assert_eq!(
+        looks[4].text("empty"),
+        Some("No conversation matches the filters.")
+    );
+
+    // A link to a conversation the filters hide clears them.
+    assert_eq!(looks[5].shown(), all);
+    counter(&looks[5], 5);
+    assert_in_view(&looks[5], C);
+}
+
+#[test]
+fn html_open_link_and_click_show_the_row_below_the_header_with_its_timeline() {
+    let dir = tempdir();
+    let (page, ids) = report_of_many(dir.path(), 60);
+    let (far, other) = (ids[40].as_str(), ids[50].as_str());
+    let shot = dir.path().join("shot.png");
+    screenshot(&page, &open(far), &shot);
+    let looks = Browser::new()
+        .goto(&page, &open(far))
+        .look()
+        .png(&shot, f64::from(WINDOW.0) - 40.0)
+        .hash(&open(other))
+        .look()
+        .hash("#open=no-such-conversation")
+        .look()
+        .goto(&page, "")
+        .look()
+        .click(&ids[8])
+        .look()
+        .goto(&page, "#open=no-such-conversation")
+        .look()
+        .run();
+
+    // Opened by the link: scrolled to, clear of the sticky header.
+    let opened = &looks[0];
+    assert_eq!(opened.expanded(), [far]);
+    assert_eq!(opened.text("missing"), None);
+    assert_in_view(opened, far);
+    assert!(
+        opened.row(&ids[0])["on_top"] == false,
+        "the list did scroll: the first row is out of view"
+    );
+
+    // Chromium's own screenshot of that link shows it too, not a blank page: down the pixel
+    // column 40 px from the right (inside the overview, right of the text), the column
+    // header's colour, then the open row's highlight, the height of a row. (Its layout is not
+    // the driver's: `--window-size` counts a window frame that the screenshot does not have.)
+    let png = &looks[1].0;
+    assert_eq!(
+        (png["width"].as_u64(), png["height"].as_u64()),
+        (Some(WINDOW.0.into()), Some(WINDOW.1.into()))
+    );
+    assert!(png["colours"].as_u64().unwrap() > 20, "not a blank page");
+    let column: Vec<&str> = png["column"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let (header, open_row) = ("241,245,249", "239,246,255");
+    let highlight = column.iter().filter(|&&c| c == open_row).count();
+    assert!(
+        (28..=36).contains(&highlight),
+        "the open row's highlight, a row high, in {column:?}"
+    );
+    let first = |colour| column.iter().position(|&c| c == colour);
+    assert!(
+        first(header) < first(open_row),
+        "the open row below the column header: {column:?}"
+    );
+
+    // Another link while the page is open.
+    assert_in_view(&looks[2], other);
+
+    // A link to a conversation the report does not have says so, on screen.
+    for look in [&looks[3], &looks[6]] {
+        let missing = look.text("missing").expect("a message about the unknown id");
+        assert!(missing.contains("no-such-conversation"), "{missing}");
+    }
+    assert!(looks[6].expanded().is_empty());
+    assert_eq!(looks[4].text("missing"), None);
+
+    // A click on a row near the bottom of the window: its timeline comes into view.
+    let clicked = &looks[5];
+    let before = looks[4].row(&ids[8]);
+    assert!(
+        before["bottom"].as_f64().unwrap() <= looks[4].height(),
+        "the row is on screen before the click: {before}"
+    );
+    assert_in_view(clicked, &ids[8]);
+}
+
+/// The text of the page's embedded timelines, parsed.
+fn embedded_timelines(html: &str) -> Vec<Value> {
+    let start = html.find("id=\"data\">").expect("the data element") + "id=\"data\">".len();
+    let end = start + html[start..].find("</script>").expect("closed");
+    serde_json::from_str(&html[start..end]).expect("the embedded JSON")
+}
+
+#[test]
+fn html_opened_conversation_shows_the_enrichment_error_and_correlation_id() {
+    use crate::enrich::fake::{CLIENT_ID, CLIENT_SECRET, Fake, FakeConfig, Known};
+
+    let dir = tempdir();
+    let (found, gone) = (uuid(0xe7, 1), uuid(0xe7, 2));
+    let records: Vec<Value> = [&found, &gone]
+        .iter()
+        .enumerate()
+        .flat_map(|(c, id)| {
+            let base = T0 + c as i64 * 1000;
+            [
+                envelope(
+                    &uuid(0xe8, c as u64 * 2),
+                    id,
+                    "customer.start",
+                    base,
+                    Some("VOICE"),
+                ),
+                envelope(
+                    &uuid(0xe8, c as u64 * 2 + 1),
+                    id,
+                    "customer.end",
+                    base + 9000,
+                    Some("VOICE"),
+                ),
+            ]
+        })
+        .collect();
+    write(&dir.path().join("events.ndjson"), ndjson(&records));
+    let fake = Fake::start(FakeConfig {
+        known: Known::AllExcept([gone.clone()].into()),
+        ..FakeConfig::default()
+    });
+    crate::finish(
+        crate::command(
+            dir.path(),
+            &[
+                "correlate",
+                "events.ndjson",
+                "--api-base",
+                &fake.url,
+                "--login-base",
+                &fake.url,
+                "--backoff-base-ms",
+                "20",
+                "-f",
+                "html",
+                "-o",
+                "report.html",
+            ],
+        )
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
+    );
+    let page = dir.path().join("report.html");
+    let html = std::fs::read_to_string(&page).expect("the report is written");
+    let timelines = embedded_timelines(&html);
+    let e = &timelines.iter().find(|t| id_of(t) == gone).unwrap()["enrichment"];
+    assert_eq!(e["status"], "not_found", "{e}");
+    let error = e["error"].as_str().expect("an error");
+    let correlation = e["correlation_id"].as_str().expect("a correlation id");
+    let sent = fake.log().requests_for(&gone);
+    assert_eq!(
+        sent.last().and_then(|r| r.correlation_id.as_deref()),
+        Some(correlation),
+        "the id the API answered with"
+    );
+
+    let looks = Browser::new()
+        .goto(&page, "")
+        .click(&gone)
+        .look()
+        .goto(&page, &open(&found))
+        .look()
+        .run();
+    let details = looks[0].details();
+    assert_eq!(details.len(), 1);
+    let http = format!("HTTP status {}", e["http_status"]);
+    assert_eq!(http, "HTTP status 404");
+    for shown in ["Enrichment not_found", &http, error, correlation] {
+        assert!(
+            details[0].contains(shown),
+            "{shown:?} on screen in {:?}",
+            details[0]
+        );
+    }
+    let details = looks[1].details();
+    assert_eq!(details.len(), 1);
+    assert!(
+        !details[0].contains("rror") && !details[0].contains("orrelation"),
+        "nothing to report for a fetched conversation: {:?}",
+        details[0]
+    );
 }
 
 #[test]
