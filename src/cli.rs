@@ -12,10 +12,10 @@ use clap_complete::Shell;
 
 use crate::api::config::ApiArgs;
 use crate::api::{Settings, Source, fetch, http};
+use crate::correlate::Filter;
 use crate::findings::{Flag, Flags, Thresholds};
 use crate::ids::Atom;
 use crate::output::Format;
-use crate::pipeline::Filter;
 use crate::{time, vocab};
 
 const EXAMPLES: &str = "\
@@ -25,6 +25,8 @@ Examples:
   aws s3 cp s3://bucket/2026/03/02/08/obj - | gcorr correlate
   gcorr correlate dump/ --conversation ID           one conversation
   gcorr correlate dump/ --since 2026-03-02T08:00Z --until 2026-03-02T09:00Z
+                                                    conversations active that hour, whole
+  gcorr correlate dump/ --media callback            conversations that used a callback
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
   gcorr correlate dump/ --format table              one aligned line per conversation, to read
   gcorr correlate dump/ --format html -o out.html   a report to open in a browser (swimlanes)
@@ -32,8 +34,9 @@ Examples:
   gcorr correlate dump/ --format html -o out.html --report run.json   charts, findings, flags
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
-Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid or some
-conversations could not be enriched, 130 interrupted (what was known is written).";
+Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid, some event
+ids came again with different content, or some conversations could not be enriched, 130
+interrupted (what was known is written).";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
@@ -121,16 +124,22 @@ pub struct CorrelateArgs {
     /// How duplicates are recognised.
     #[arg(long, value_enum, default_value_t = Dedup::Id)]
     pub dedup: Dedup,
-    /// Keep events at or after this time (RFC 3339, or a date meaning its UTC midnight).
+    /// Keep the conversations with an event at or after this time (RFC 3339, or a date
+    /// meaning its UTC midnight), with their whole timelines.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Keep events before this time (RFC 3339, or a date).
+    /// Keep the conversations with an event before this time (RFC 3339, or a date), with their
+    /// whole timelines.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// Keep only the events inside --since/--until, cutting timelines at the window.
+    #[arg(long)]
+    pub clip: bool,
     /// Keep only this conversation (repeatable).
     #[arg(long = "conversation", value_name = "ID")]
     pub conversations: Vec<String>,
-    /// Keep only events of these media types (comma-separated: voice,callback,chat,email,message,...).
+    /// Keep the conversations that used any of these media types, with their whole timelines
+    /// (comma-separated: voice,callback,chat,email,message,...).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub media: Vec<String>,
     /// Keep only conversations with this flag (repeatable; any of them): abandoned, duplicates,
@@ -211,8 +220,6 @@ pub struct Config {
     pub strict: bool,
     pub digest: bool,
     pub filter: Filter,
-    /// `--flag`: keep conversations with any of these (empty: all).
-    pub flags: Flags,
     pub thresholds: Thresholds,
     pub threads: usize,
     pub verbose: u8,
@@ -240,6 +247,9 @@ impl Config {
             if s >= u {
                 bail!("--since must be earlier than --until");
             }
+        }
+        if args.clip && since.is_none() && until.is_none() {
+            bail!("--clip cuts timelines at --since/--until: give one of them");
         }
         let media = args
             .media
@@ -305,10 +315,11 @@ impl Config {
             filter: Filter {
                 since,
                 until,
+                clip: args.clip,
                 conversations: args.conversations.iter().map(|c| Atom::id(c.trim())).collect(),
                 media,
+                flags,
             },
-            flags,
             thresholds,
             threads,
             verbose,
@@ -403,7 +414,7 @@ mod tests {
             "5m",
         ])
         .unwrap();
-        assert_eq!(c.flags, [Flag::Gap, Flag::NoEnd].into_iter().collect());
+        assert_eq!(c.filter.flags, [Flag::Gap, Flag::NoEnd].into_iter().collect());
         assert_eq!(
             c.thresholds,
             Thresholds {

@@ -1,22 +1,66 @@
-//! Dedup and grouping: the pure heart of gcorr.
+//! Dedup, grouping and selection: the pure heart of gcorr.
 //!
 //! [`Store::add`] takes events in input order, drops the ones already seen (by event id, and
 //! with `--dedup content` by the digest of their `detail`) and keeps the rest in a compact
 //! form (80 bytes an event, ids interned, the input, position and abandoned mark packed in one
-//! word). [`Store::finish`] groups them by conversation,
-//! orders each conversation's events by time (ties keep input order) and orders the
-//! conversations by start, then id, so the same input always gives the same output.
+//! word). For each kept id it remembers which event holds
+//! it and a 32-bit digest of its content, so that an id seen again with other content is told
+//! apart from a re-delivery (a *conflicting* duplicate), and every duplicate is counted in the
+//! timeline of the event kept for its id — the conversation the id was first seen in — so
+//! the timelines' duplicates add up to the run's. [`Store::finish`] groups the events by
+//! conversation, orders each conversation's events by time (ties keep input order) and orders
+//! the conversations by start, then id, so the same input always gives the same output.
+//! [`Correlation::select`] then keeps the conversations the time and media filters select,
+//! judged on whole timelines.
 
+use std::collections::hash_map::Entry;
 use std::ops::Range;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::event::ParsedEvent;
 use crate::event::lag::Lag;
 use crate::findings::Flags;
-use crate::ids::Atom;
+use crate::ids::{Atom, U128};
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
+
+/// Which events and conversations to keep.
+///
+/// `--conversation` (and with `--clip` the time window) is decided per event while reading
+/// ([`Filter::keeps`]); the time window and `--media` select whole conversations after
+/// grouping ([`Correlation::select`]), since what a conversation did is only known from all
+/// of its events.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Keep only the events inside the time window rather than whole conversations.
+    pub clip: bool,
+    pub conversations: Vec<Atom>,
+    pub media: Vec<Atom>,
+    /// `--flag`: conversations with any of these flags (none: all).
+    pub flags: Flags,
+}
+
+impl Filter {
+    /// Whether an event is read at all.
+    pub fn keeps(&self, e: &ParsedEvent) -> bool {
+        (self.conversations.is_empty() || self.conversations.contains(&e.conversation))
+            && (!self.clip || self.in_window(e.time))
+    }
+
+    fn in_window(&self, time: i64) -> bool {
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time < u)
+    }
+
+    /// Whether some conversations may be left out after grouping.
+    fn selects(&self) -> bool {
+        !self.media.is_empty()
+            || !self.flags.is_empty()
+            || (!self.clip && (self.since.is_some() || self.until.is_some()))
+    }
+}
 
 /// An event id: packed UUID, or interned text.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -105,11 +149,42 @@ pub struct Conversation {
     pub duplicates: u32,
 }
 
-/// Whether [`Store::add`] kept an event.
+/// What [`Store::add`] did with an event.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Added {
     Kept,
+    /// A re-delivery of a kept event: same id, same content.
     Duplicate,
+    /// The id of a kept event with other content; the kept one is at `input`, `pos`.
+    Conflicting {
+        input: u32,
+        pos: Pos,
+    },
+}
+
+/// The event kept for an id, and the low half of its [`ParsedEvent::fingerprint`] (it fills
+/// what would be padding beside a 16-byte key; a different event passes for a re-delivery
+/// with odds of 1 in 4 billion).
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    event: u32,
+    fingerprint: u32,
+}
+
+/// Duplicates dropped from one input and counted in one conversation.
+#[derive(Clone, Copy, Debug, Default)]
+struct Dropped {
+    duplicates: u32,
+    conflicting: u32,
+}
+
+/// Per input, what [`Correlation::select`] left out: kept events and duplicates of the
+/// conversations not selected, which count as filtered out instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unselected {
+    pub kept: u64,
+    pub duplicates: u64,
+    pub conflicting: u64,
 }
 
 /// Every kept event, in input order.
@@ -120,13 +195,16 @@ pub struct Store {
     pub syms: Interner,
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
-    /// Each duplicate dropped: its conversation and the UTC minute of its time (for the
-    /// minute series).
+    /// Each duplicate dropped: the conversation it is counted in and the UTC minute of the
+    /// event kept for its id (for the minute series).
     pub duplicate_minutes: Vec<(u32, u32)>,
     conversation_index: FxHashMap<Sym, u32>,
-    seen_uuids: FxHashSet<u128>,
-    seen_texts: FxHashSet<Sym>,
-    seen_content: FxHashSet<u128>,
+    seen_uuids: FxHashMap<U128, Seen>,
+    seen_texts: FxHashMap<Sym, Seen>,
+    /// `--dedup content`: detail digest → the event kept with it.
+    seen_content: FxHashMap<U128, u32>,
+    /// By (conversation, input); only pairs with duplicates have an entry.
+    dropped: FxHashMap<(u32, u32), Dropped>,
 }
 
 impl Store {
@@ -138,26 +216,42 @@ impl Store {
     }
 
     pub fn add(&mut self, e: &ParsedEvent, input: u32, pos: Pos) -> Added {
-        let id = match &e.id {
+        let index = self.events.len() as u32;
+        let fingerprint = e.fingerprint as u32;
+        let seen = Seen {
+            event: index,
+            fingerprint,
+        };
+        let (id, first) = match &e.id {
             Atom::Uuid(v) => {
+                let first = first_or_insert(self.seen_uuids.entry(*v), seen);
                 let v = v.get();
-                if !self.seen_uuids.insert(v) {
-                    return self.duplicate(e);
-                }
-                EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32])
+                let id = EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32]);
+                (id, first)
             }
             other => {
                 let sym = self.syms.sym(other);
-                if !self.seen_texts.insert(sym) {
-                    return self.duplicate(e);
-                }
-                EventId::Text(sym)
+                (
+                    EventId::Text(sym),
+                    first_or_insert(self.seen_texts.entry(sym), seen),
+                )
             }
         };
+        if let Some(first) = first {
+            return self.duplicate(first, fingerprint, input);
+        }
         if let Some(digest) = e.content {
-            if !self.seen_content.insert(digest) {
-                return self.duplicate(e);
+            if let Some(&event) = self.seen_content.get(&U128::from(digest)) {
+                // The same detail under a new id: the new id now stands for the event kept,
+                // so a re-delivery of it counts there too.
+                let same = Seen { event, fingerprint };
+                match &e.id {
+                    Atom::Uuid(v) => self.seen_uuids.insert(*v, same),
+                    _ => self.seen_texts.insert(self.syms.sym(&e.id), same),
+                };
+                return self.duplicate(same, fingerprint, input);
             }
+            self.seen_content.insert(U128::from(digest), index);
         }
         let conversation = self.conversation(&e.conversation);
         self.conversations[conversation as usize].events += 1;
@@ -196,25 +290,42 @@ impl Store {
         })
     }
 
-    fn duplicate(&mut self, e: &ParsedEvent) -> Added {
-        if let Some(sym) = self.syms.get(&e.conversation) {
-            if let Some(&c) = self.conversation_index.get(&sym) {
-                self.conversations[c as usize].duplicates += 1;
-                // Times are at most year 9999: their minute fits 32 bits.
-                let minute = e.time.div_euclid(60_000) as u32;
-                self.duplicate_minutes.push((c, minute));
+    /// Counts a duplicate of the kept event `first` in that event's conversation.
+    fn duplicate(&mut self, first: Seen, fingerprint: u32, input: u32) -> Added {
+        let kept = &self.events[first.event as usize];
+        let conflict = first.fingerprint != fingerprint;
+        self.conversations[kept.conversation as usize].duplicates += 1;
+        // Times are at most year 9999: their minute fits 32 bits.
+        let minute = kept.time.div_euclid(60_000) as u32;
+        self.duplicate_minutes.push((kept.conversation, minute));
+        let d = self.dropped.entry((kept.conversation, input)).or_default();
+        d.duplicates += 1;
+        if conflict {
+            d.conflicting += 1;
+            Added::Conflicting {
+                input: kept.input(),
+                pos: kept.pos(),
             }
+        } else {
+            Added::Duplicate
         }
-        Added::Duplicate
+    }
+
+    /// Whether any event of this conversation was kept.
+    pub fn has_conversation(&self, id: &Atom) -> bool {
+        self.syms
+            .get(id)
+            .is_some_and(|sym| self.conversation_index.contains_key(&sym))
     }
 
     /// Approximate bytes held per kept event, for `-v`.
     pub fn bytes_per_event(&self) -> f64 {
         let n = self.events.len().max(1) as f64;
         let held = self.events.capacity() * std::mem::size_of::<Event>()
-            + self.seen_uuids.capacity() * 17
-            + self.seen_texts.capacity() * 5
-            + self.seen_content.capacity() * 17
+            + self.seen_uuids.capacity() * 25
+            + self.seen_texts.capacity() * 13
+            + self.seen_content.capacity() * 25
+            + self.dropped.capacity() * 17
             + self.conversation_index.capacity() * 9
             + self.duplicate_minutes.capacity() * 8
             + self.conversations.capacity() * std::mem::size_of::<Conversation>()
@@ -225,9 +336,9 @@ impl Store {
     /// Groups and orders everything kept.
     pub fn finish(mut self) -> Correlation {
         // The dedup sets are done with: give their memory back before grouping.
-        self.seen_uuids = FxHashSet::default();
-        self.seen_texts = FxHashSet::default();
-        self.seen_content = FxHashSet::default();
+        self.seen_uuids = FxHashMap::default();
+        self.seen_texts = FxHashMap::default();
+        self.seen_content = FxHashMap::default();
         self.conversation_index = FxHashMap::default();
         let mut starts = Vec::with_capacity(self.conversations.len() + 1);
         let mut total = 0u32;
@@ -307,6 +418,59 @@ impl Correlation {
     pub fn conversation(&self, g: &Group) -> &Conversation {
         &self.store.conversations[g.conversation as usize]
     }
+
+    /// Keeps the conversations with an event in the time window (unless `--clip` already cut
+    /// the events to it) and with an event of one of the media, whole. Returns, per input,
+    /// what the conversations left out had kept and dropped.
+    pub fn select(&mut self, filter: &Filter) -> Vec<Unselected> {
+        let mut out = vec![Unselected::default(); self.store.inputs.len()];
+        if !filter.selects() {
+            return out;
+        }
+        // A medium never interned is used by no event.
+        let media: Vec<Sym> = filter
+            .media
+            .iter()
+            .filter_map(|m| self.store.syms.get(m))
+            .collect();
+        let (groups, order, store) = (&mut self.groups, &self.order, &self.store);
+        let mut left_out = vec![false; store.conversations.len()];
+        groups.retain(|g| {
+            let mut events = order[g.range.clone()].iter().map(|&i| &store.events[i as usize]);
+            let in_window = filter.clip || events.clone().any(|e| filter.in_window(e.time));
+            let used_media =
+                filter.media.is_empty() || events.any(|e| e.media.is_some_and(|m| media.contains(&m)));
+            let flagged = filter.flags.is_empty() || g.flags.intersects(filter.flags);
+            let selected = in_window && used_media && flagged;
+            if !selected {
+                left_out[g.conversation as usize] = true;
+                for &i in &order[g.range.clone()] {
+                    let input = store.events[i as usize].input() as usize;
+                    out[input].kept += 1;
+                }
+            }
+            selected
+        });
+        for (&(conversation, input), d) in &store.dropped {
+            if left_out[conversation as usize] {
+                let u = &mut out[input as usize];
+                u.duplicates += u64::from(d.duplicates);
+                u.conflicting += u64::from(d.conflicting);
+            }
+        }
+        out
+    }
+}
+
+/// The event already kept for an id, or `None` after recording `seen` as the one kept.
+fn first_or_insert<K>(entry: Entry<'_, K, Seen>, seen: Seen) -> Option<Seen> {
+    match entry {
+        Entry::Occupied(o) => Some(*o.get()),
+        Entry::Vacant(v) => {
+            v.insert(seen);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +494,7 @@ mod tests {
             delivered: None,
             abandoned: false,
             content: None,
+            fingerprint: 0,
         }
     }
 
@@ -405,6 +570,117 @@ mod tests {
             (70_000, Pos::Line((1 << 38) - 1), true)
         );
         assert_eq!((b.input(), b.pos(), b.abandoned()), (3, Pos::Offset(12), false));
+    }
+
+    #[test]
+    fn an_id_with_other_content_is_a_conflict_counted_where_it_was_kept() {
+        let mut s = Store::new(vec!["a".into(), "b".into()]);
+        let mut first = ev("e1", "x", 1);
+        first.fingerprint = 7;
+        let mut again = ev("e1", "x", 1);
+        again.fingerprint = 7;
+        let mut other = ev("e1", "y", 2);
+        other.fingerprint = 8;
+        assert_eq!(s.add(&first, 0, Pos::Line(3)), Added::Kept);
+        assert_eq!(s.add(&again, 1, Pos::Line(1)), Added::Duplicate);
+        assert_eq!(
+            s.add(&other, 1, Pos::Offset(9)),
+            Added::Conflicting {
+                input: 0,
+                pos: Pos::Line(3)
+            }
+        );
+        assert!(!s.has_conversation(&Atom::from("y")), "y was never kept");
+        let c = s.finish();
+        assert_eq!(c.groups.len(), 1);
+        assert_eq!(c.conversation(&c.groups[0]).duplicates, 2);
+    }
+
+    #[test]
+    fn selection_keeps_whole_conversations() {
+        let mut s = Store::new(vec!["a".into(), "b".into()]);
+        let mut voice = ev("e1", "x", 10);
+        voice.media = Some(Atom::from("voice"));
+        let mut callback = ev("e2", "x", 50);
+        callback.media = Some(Atom::from("callback"));
+        let mut chat = ev("e3", "y", 20);
+        chat.media = Some(Atom::from("chat"));
+        s.add(&voice, 0, Pos::Line(1));
+        s.add(&callback, 1, Pos::Line(1));
+        s.add(&chat, 0, Pos::Line(2));
+        s.add(&chat, 1, Pos::Line(2));
+        let by_media = Filter {
+            media: vec![Atom::from("callback")],
+            ..Filter::default()
+        };
+        let mut c = s.finish();
+        let left = c.groups.clone();
+        assert_eq!(
+            c.select(&by_media),
+            [
+                Unselected {
+                    kept: 1,
+                    ..Unselected::default()
+                },
+                Unselected {
+                    duplicates: 1,
+                    ..Unselected::default()
+                }
+            ]
+        );
+        assert_eq!(timelines(&c), [("x".into(), vec!["e1".into(), "e2".into()])]);
+        // A window that only the callback is in keeps x whole; clipped, events are cut while read.
+        c.groups = left;
+        let window = Filter {
+            since: Some(40),
+            ..Filter::default()
+        };
+        c.select(&window);
+        assert_eq!(timelines(&c), [("x".into(), vec!["e1".into(), "e2".into()])]);
+        assert!(
+            window.keeps(&ev("e", "x", 10)),
+            "not clipped: every event is read"
+        );
+        let clipped = Filter { clip: true, ..window };
+        assert!(!clipped.keeps(&ev("e", "x", 10)) && clipped.keeps(&ev("e", "x", 40)));
+    }
+
+    proptest::proptest! {
+        /// However ids, conversations and contents mix, every duplicate is counted in exactly
+        /// one timeline, and a conflict is exactly a repeated id whose content differs from
+        /// the kept one's.
+        #[test]
+        fn duplicates_add_up(adds in proptest::collection::vec((0u8..6, 0u8..3, 0u64..3), 0..60)) {
+            let mut s = Store::new(vec!["a".into()]);
+            let mut kept: std::collections::HashMap<u8, u64> = Default::default();
+            let (mut dups, mut conflicts) = (0u32, 0);
+            for (n, &(id, conv, content)) in adds.iter().enumerate() {
+                let mut e = ev(&format!("e{id}"), &format!("c{conv}"), n as i64);
+                e.fingerprint = content;
+                let added = s.add(&e, 0, Pos::Line(n as u64 + 1));
+                match kept.get(&id) {
+                    None => {
+                        proptest::prop_assert_eq!(added, Added::Kept);
+                        kept.insert(id, content);
+                    }
+                    Some(&first) if first == content => {
+                        proptest::prop_assert_eq!(added, Added::Duplicate);
+                        dups += 1;
+                    }
+                    Some(_) => {
+                        let conflict = matches!(added, Added::Conflicting { .. });
+                        proptest::prop_assert!(conflict, "{:?}", added);
+                        dups += 1;
+                        conflicts += 1;
+                    }
+                }
+            }
+            let c = s.finish();
+            let per: u32 = c.groups.iter().map(|g| c.conversation(g).duplicates).sum();
+            proptest::prop_assert_eq!(per, dups);
+            let dropped: u32 = c.store.dropped.values().map(|d| d.conflicting).sum();
+            proptest::prop_assert_eq!(dropped, conflicts);
+        }
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! Compact identifiers: canonical lower-case UUIDs held as `u128`, everything else as text.
+//! Compact identifiers: UUIDs held as `u128`, everything else as text.
 //!
 //! Genesys ids (conversations, participants, sessions, queues, users) and EventBridge event ids
-//! are UUIDs in their canonical hyphenated lower-case form. Holding them as 16 bytes instead of a
-//! 36-byte string is what keeps the per-event state small. Only the exact canonical spelling is
-//! packed, so every id prints back byte for byte as it was read.
+//! are UUIDs in their hyphenated form. Holding them as 16 bytes instead of a 36-byte string is
+//! what keeps the per-event state small. UUIDs are case-insensitive (RFC 9562): `093CFA28-…`
+//! and `093cfa28-…` pack to the same value and print back in the canonical lower case, so
+//! dedup, grouping, filters, the cache and API requests all see one id. Anything else (no
+//! hyphens, braces) stays text, byte for byte.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
-/// Hex digit values; 0xff for bytes that are not lower-case hex digits.
+/// Hex digit values, either case; 0xff for bytes that are not hex digits.
 static HEX_VALUE: [u8; 256] = {
     let mut t = [0xff; 256];
     let mut i = 0;
@@ -18,6 +21,7 @@ static HEX_VALUE: [u8; 256] = {
     let mut i = 0;
     while i < 6 {
         t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
         i += 1;
     }
     t
@@ -37,7 +41,7 @@ const DIGITS: [usize; 32] = {
     p
 };
 
-/// Parses a canonical `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` lower-case UUID.
+/// Parses a hyphenated `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` UUID, in any case.
 pub fn parse_uuid(s: &str) -> Option<u128> {
     let b = s.as_bytes();
     if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
@@ -94,9 +98,18 @@ impl fmt::Display for Uuid {
     }
 }
 
-/// A `u128` stored with 8-byte alignment, so that an [`Atom`] is 24 bytes rather than 32.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// A `u128` stored with 8-byte alignment, so that an [`Atom`] is 24 bytes rather than 32 (and
+/// a dedup entry keyed by one, with 8 bytes beside it, 24 rather than 32).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct U128([u64; 2]);
+
+/// Two words, as a `u128` hashes: no length prefix as an array would add.
+impl Hash for U128 {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0[0]);
+        h.write_u64(self.0[1]);
+    }
+}
 
 impl U128 {
     pub fn get(self) -> u128 {
@@ -120,7 +133,8 @@ pub enum Atom {
 }
 
 impl Atom {
-    /// An id: packed when it is a canonical UUID, kept as text otherwise.
+    /// An id: packed when it is a hyphenated UUID (so it prints in lower case), kept as text
+    /// otherwise.
     pub fn id(s: &str) -> Atom {
         match parse_uuid(s) {
             Some(v) => Atom::Uuid(v.into()),
@@ -150,6 +164,16 @@ impl PartialEq for Atom {
             (Atom::Uuid(a), Atom::Uuid(b)) => a == b,
             (Atom::Uuid(_), _) | (_, Atom::Uuid(_)) => false,
             _ => self.as_text() == other.as_text(),
+        }
+    }
+}
+
+/// Consistent with `PartialEq`: text hashes the same however it is held.
+impl Hash for Atom {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self {
+            Atom::Uuid(v) => v.get().hash(h),
+            _ => self.as_text().hash(h),
         }
     }
 }
@@ -186,9 +210,21 @@ mod tests {
     }
 
     #[test]
-    fn non_canonical_spellings_stay_text() {
+    fn upper_and_mixed_case_uuids_are_the_same_id() {
+        let lower = "2f7bf00a-0fc2-4d6a-9b56-92238191433e";
         for s in [
-            "2F7BF00A-0FC2-4D6A-9B56-92238191433E",
+            lower.to_uppercase(),
+            "2F7bf00a-0Fc2-4d6A-9b56-92238191433E".into(),
+        ] {
+            assert_eq!(parse_uuid(&s), parse_uuid(lower), "{s}");
+            assert_eq!(Atom::id(&s), Atom::id(lower));
+            assert_eq!(Atom::id(&s).to_string(), lower);
+        }
+    }
+
+    #[test]
+    fn other_spellings_stay_text() {
+        for s in [
             "2f7bf00a0fc24d6a9b5692238191433e",
             "{2f7bf00a-0fc2-4d6a-9b56-92238191433e}",
             "2f7bf00a-0fc2-4d6a-9b56-92238191433g",

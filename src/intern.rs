@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 
 use rustc_hash::FxHashMap;
 
-use crate::ids::{Atom, Uuid};
+use crate::ids::{Atom, U128, Uuid};
 use crate::vocab;
 
 /// An interned value. `Option<Sym>` is 4 bytes too.
@@ -17,9 +17,10 @@ impl Sym {
     }
 }
 
+/// 24 bytes: the UUID is held 8-byte aligned ([`U128`]), as is the key of `uuids`.
 #[derive(Debug)]
 enum Value {
-    Uuid(u128),
+    Uuid(U128),
     Text(Box<str>),
 }
 
@@ -27,7 +28,7 @@ enum Value {
 /// [`Atom::Word`] finds its symbol without hashing.
 #[derive(Debug)]
 pub struct Interner {
-    uuids: FxHashMap<u128, Sym>,
+    uuids: FxHashMap<U128, Sym>,
     texts: FxHashMap<Box<str>, Sym>,
     values: Vec<Value>,
     words: Vec<Sym>,
@@ -51,13 +52,12 @@ impl Interner {
     pub fn intern(&mut self, atom: &Atom) -> (Sym, bool) {
         match atom {
             Atom::Uuid(v) => {
-                let v = v.get();
-                if let Some(s) = self.uuids.get(&v) {
+                if let Some(s) = self.uuids.get(v) {
                     return (*s, false);
                 }
                 let next = self.next();
-                self.uuids.insert(v, next);
-                self.values.push(Value::Uuid(v));
+                self.uuids.insert(*v, next);
+                self.values.push(Value::Uuid(*v));
                 (next, true)
             }
             Atom::Word(w) => (self.words[*w as usize], false),
@@ -86,7 +86,7 @@ impl Interner {
     /// The symbol of `atom` if it was interned.
     pub fn get(&self, atom: &Atom) -> Option<Sym> {
         match atom {
-            Atom::Uuid(v) => self.uuids.get(&v.get()).copied(),
+            Atom::Uuid(v) => self.uuids.get(v).copied(),
             Atom::Word(w) => Some(self.words[*w as usize]),
             Atom::Text(t) => self.texts.get(&**t).copied(),
         }
@@ -103,7 +103,7 @@ impl Interner {
     /// The text of `sym`, written into `buf` when it is a packed UUID.
     pub fn text<'a>(&'a self, sym: Sym, buf: &'a mut [u8; 36]) -> &'a str {
         match &self.values[sym.index()] {
-            Value::Uuid(v) => Uuid(*v).encode(buf),
+            Value::Uuid(v) => Uuid(v.get()).encode(buf),
             Value::Text(t) => t,
         }
     }
@@ -116,7 +116,7 @@ impl Interner {
     pub fn cmp_text(&self, a: Sym, b: Sym) -> std::cmp::Ordering {
         match (&self.values[a.index()], &self.values[b.index()]) {
             // Canonical lower-case hex sorts like the number it spells.
-            (Value::Uuid(x), Value::Uuid(y)) => x.cmp(y),
+            (Value::Uuid(x), Value::Uuid(y)) => x.get().cmp(&y.get()),
             _ => self.text(a, &mut [0; 36]).cmp(self.text(b, &mut [0; 36])),
         }
     }
@@ -124,13 +124,18 @@ impl Interner {
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         let texts: usize = self.texts.keys().map(|k| 2 * k.len()).sum();
-        self.uuids.capacity() * 33 + self.texts.capacity() * 25 + self.values.capacity() * 32 + texts
+        self.uuids.capacity() * 25 + self.texts.capacity() * 25 + self.values.capacity() * 24 + texts
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
 
     #[test]
     fn interns_once_and_prints_back() {

@@ -41,7 +41,8 @@ pub enum Exit {
     Failure = 1,
     /// The command line was wrong.
     Usage = 2,
-    /// Completed, but something was skipped: invalid records, conversations not enriched.
+    /// Completed, but something was skipped: invalid records, conflicting duplicates,
+    /// conversations not enriched.
     Partial = 3,
     /// Interrupted (Ctrl-C): what was known has been written.
     Interrupted = 130,
@@ -109,7 +110,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
 
 fn correlate(cfg: &Config) -> Result<Exit> {
     let started = Instant::now();
-    let sources = input::expand(&cfg.inputs, cfg.quiet)?;
+    let input::Inputs { mut sources, skipped } = input::expand(&cfg.inputs, cfg.quiet)?;
     for path in cfg.output.iter().chain(&cfg.report) {
         check_writable_dir(path)?;
     }
@@ -118,7 +119,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         eprintln!("Give files or directories: gcorr correlate events.ndjson (see gcorr correlate --help)");
         return Ok(Exit::Usage);
     }
-    input::check_readable(&sources)?;
+    input::open_all(&mut sources)?;
     let total = sources.iter().map(|s| s.size).sum::<Option<u64>>();
     let progress = Progress::bytes(total, cfg.quiet);
     let mut diag = Diagnostics::new(cfg.quiet);
@@ -130,15 +131,18 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     };
     let read = pipeline::read(&sources, &opts, &mut diag, &mut |n| progress.set(n));
     progress.finish();
-    let (store, counts) = read?;
+    let (store, mut counts) = read?;
     diag.finish();
+    counts.skipped_entries = skipped.len() as u64;
+    if !cfg.quiet {
+        warn_unmatched(&cfg.filter, &store);
+    }
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
     let mut correlation = store.finish();
+    // Flags first: --flag selects by them, with the other filters.
     findings::flag(&mut correlation, &cfg.thresholds, cfg.threads);
-    if !cfg.flags.is_empty() {
-        findings::select(&mut correlation, cfg.flags);
-    }
+    counts.unselect(&correlation.select(&cfg.filter));
     let analysis = if !cfg.quiet || cfg.report.is_some() || cfg.format == output::Format::Html {
         findings::Analysis::new(&correlation, &cfg.thresholds)
     } else {
@@ -171,10 +175,19 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let elapsed = started.elapsed();
 
     if cfg.verbose > 0 && !cfg.quiet {
+        for (name, why) in &skipped {
+            eprintln!("gcorr: skipped {name}: {why}");
+        }
         for (s, c) in sources.iter().zip(&counts.inputs) {
             eprintln!(
                 "gcorr: {}: {} records, {} kept, {} duplicates, {} invalid, {} not conversation, {} filtered",
-                s.name, c.records, c.kept, c.duplicates, c.invalid, c.not_conversation, c.filtered
+                report::printable(&s.name),
+                c.records,
+                c.kept,
+                c.duplicates,
+                c.invalid,
+                c.not_conversation,
+                c.filtered
             );
         }
         eprintln!(
@@ -215,11 +228,23 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     if enrichment.iter().any(|o| o.status.is_problem()) {
         return Ok(Exit::Partial);
     }
-    Ok(if counts.total().invalid > 0 {
+    let total = counts.total();
+    Ok(if total.invalid > 0 || total.conflicting > 0 {
         Exit::Partial
     } else {
         Exit::Success
     })
+}
+
+/// Says which `--conversation` ids matched no event: a typo otherwise looks like an empty
+/// result.
+fn warn_unmatched(filter: &correlate::Filter, store: &correlate::Store) {
+    for id in filter.conversations.iter().filter(|c| !store.has_conversation(c)) {
+        eprintln!(
+            "gcorr: warning: --conversation {}: matches nothing in the input",
+            report::printable(&id.to_string())
+        );
+    }
 }
 
 /// Fails before any work when `path` cannot be created: its directory is missing.

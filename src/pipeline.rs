@@ -15,30 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 
-use crate::correlate::{Added, Store};
+use crate::correlate::{Added, Filter, Store};
 use crate::event::{Parsed, ParsedEvent, parse_record};
-use crate::ids::Atom;
 use crate::input::framing::{Batch, Framer, Pos};
 use crate::input::{self, Source};
 use crate::report::{Counts, Diagnostics};
-
-/// Which events to keep, decided before any further work.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub conversations: Vec<Atom>,
-    pub media: Vec<Atom>,
-}
-
-impl Filter {
-    pub fn keeps(&self, e: &ParsedEvent) -> bool {
-        self.since.is_none_or(|s| e.time >= s)
-            && self.until.is_none_or(|u| e.time < u)
-            && (self.conversations.is_empty() || self.conversations.contains(&e.conversation))
-            && (self.media.is_empty() || e.media.as_ref().is_some_and(|m| self.media.contains(m)))
-    }
-}
 
 /// How to read.
 #[derive(Clone, Debug)]
@@ -129,6 +110,15 @@ fn fold(
             Item::Event(e, pos) => match store.add(&e, done.input, pos) {
                 Added::Kept => c.kept += 1,
                 Added::Duplicate => c.duplicates += 1,
+                Added::Conflicting {
+                    input: first,
+                    pos: at,
+                } => {
+                    c.duplicates += 1;
+                    c.conflicting += 1;
+                    let first = diag.at(&sources[first as usize].name, at);
+                    diag.conflicting(&sources[input].name, pos, &first);
+                }
             },
             Item::NotConversation => c.not_conversation += 1,
             Item::Filtered => c.filtered += 1,

@@ -1,13 +1,16 @@
-//! What gcorr tells the person on stderr: invalid-record lines (capped), the run summary.
+//! What gcorr tells the person on stderr: invalid-record and conflicting-duplicate lines
+//! (capped), the run summary, and [`printable`], which every untrusted text (ids, file names)
+//! goes through before it reaches a terminal.
 
 use std::io::Write;
 use std::time::Duration;
 
 use crate::api::Figures;
+use crate::correlate::Unselected;
 use crate::findings::{Analysis, Finding};
 use crate::input::framing::Pos;
 
-/// Invalid records shown before the rest are only counted.
+/// Invalid records (and conflicting duplicates) shown before the rest are only counted.
 pub const SHOWN_INVALID: usize = 20;
 
 /// Counts for one input.
@@ -18,6 +21,8 @@ pub struct InputCounts {
     pub not_conversation: u64,
     pub filtered: u64,
     pub duplicates: u64,
+    /// Of the duplicates, those whose id was kept with other content.
+    pub conflicting: u64,
     pub kept: u64,
 }
 
@@ -28,6 +33,9 @@ pub struct Counts {
     pub inputs: Vec<InputCounts>,
     /// Raw bytes read (compressed size for gzip).
     pub bytes: u64,
+    /// Directory entries passed over by the walk (dangling links, links to directories,
+    /// pipes, sockets, devices).
+    pub skipped_entries: u64,
 }
 
 impl Counts {
@@ -35,6 +43,17 @@ impl Counts {
         Counts {
             inputs: vec![InputCounts::default(); inputs],
             bytes: 0,
+            skipped_entries: 0,
+        }
+    }
+
+    /// Moves what the conversation selection left out from kept and duplicates to filtered.
+    pub fn unselect(&mut self, left_out: &[Unselected]) {
+        for (c, u) in self.inputs.iter_mut().zip(left_out) {
+            c.kept -= u.kept;
+            c.duplicates -= u.duplicates;
+            c.conflicting -= u.conflicting;
+            c.filtered += u.kept + u.duplicates;
         }
     }
 
@@ -46,30 +65,51 @@ impl Counts {
             t.not_conversation += c.not_conversation;
             t.filtered += c.filtered;
             t.duplicates += c.duplicates;
+            t.conflicting += c.conflicting;
             t.kept += c.kept;
         }
         t
     }
 }
 
-/// Prints invalid-record lines, the first [`SHOWN_INVALID`] of them.
+/// Prints invalid-record and conflicting-duplicate lines, the first [`SHOWN_INVALID`] of each.
 pub struct Diagnostics {
+    invalid: Capped,
+    conflicting: Capped,
+    quiet: bool,
+}
+
+#[derive(Default)]
+struct Capped {
     shown: usize,
     hidden: u64,
-    quiet: bool,
+}
+
+impl Capped {
+    /// Whether the next line is shown.
+    fn show(&mut self) -> bool {
+        if self.shown < SHOWN_INVALID {
+            self.shown += 1;
+            true
+        } else {
+            self.hidden += 1;
+            false
+        }
+    }
 }
 
 impl Diagnostics {
     pub fn new(quiet: bool) -> Self {
         Diagnostics {
-            shown: 0,
-            hidden: 0,
+            invalid: Capped::default(),
+            conflicting: Capped::default(),
             quiet,
         }
     }
 
-    /// `events.ndjson:12` or `events.json@4096`.
+    /// `events.ndjson:12` or `events.json@4096`, the name made printable.
     pub fn at(&self, name: &str, pos: Pos) -> String {
+        let name = printable(name);
         match pos {
             Pos::Line(l) => format!("{name}:{l}"),
             Pos::Offset(o) => format!("{name}@{o}"),
@@ -77,22 +117,57 @@ impl Diagnostics {
     }
 
     pub fn invalid(&mut self, name: &str, pos: Pos, msg: &str) {
-        if self.shown < SHOWN_INVALID {
-            self.shown += 1;
-            if !self.quiet {
-                eprintln!("{}: {msg}", self.at(name, pos));
-            }
-        } else {
-            self.hidden += 1;
+        if self.invalid.show() && !self.quiet {
+            eprintln!("{}: {msg}", self.at(name, pos));
         }
     }
 
-    /// The line that closes the list, if some were not shown.
-    pub fn finish(&self) {
-        if self.hidden > 0 && !self.quiet {
-            eprintln!("gcorr: {} more invalid records not shown", group(self.hidden));
+    /// An event id kept at `first` came again at `name`, `pos` with other content.
+    pub fn conflicting(&mut self, name: &str, pos: Pos, first: &str) {
+        if self.conflicting.show() && !self.quiet {
+            eprintln!(
+                "{}: event id seen before with different content, at {first}: the first is kept",
+                self.at(name, pos)
+            );
         }
     }
+
+    /// The lines that close the lists, if some were not shown.
+    pub fn finish(&self) {
+        if self.quiet {
+            return;
+        }
+        if self.invalid.hidden > 0 {
+            eprintln!(
+                "gcorr: {} more invalid records not shown",
+                group(self.invalid.hidden)
+            );
+        }
+        if self.conflicting.hidden > 0 {
+            eprintln!(
+                "gcorr: {} more conflicting duplicates not shown",
+                group(self.conflicting.hidden)
+            );
+        }
+    }
+}
+
+/// `text` safe for a terminal: control characters (an escape sequence hidden in an id or a
+/// file name would otherwise drive the terminal, a newline forge a line) are written as
+/// Rust-style escapes, `\u{1b}`, `\n`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `1234567` → `1,234,567`.
@@ -138,17 +213,22 @@ impl Summary<'_> {
             "gcorr: {inputs}, {} MB in {secs:.2} s ({rate:.0} MB/s)",
             mb(self.counts.bytes)
         )?;
-        let rows: [(&str, u64); 7] = [
-            ("records read", t.records),
-            ("invalid", t.invalid),
-            ("not conversation", t.not_conversation),
-            ("filtered out", t.filtered),
-            ("duplicates dropped", t.duplicates),
-            ("unique events", t.kept),
-            ("conversations", self.conversations as u64),
+        // Rows that are rare show only when they happened.
+        let rows: [(&str, u64, bool); 9] = [
+            ("entries skipped", self.counts.skipped_entries, false),
+            ("records read", t.records, true),
+            ("invalid", t.invalid, true),
+            ("not conversation", t.not_conversation, true),
+            ("filtered out", t.filtered, true),
+            ("duplicates dropped", t.duplicates, true),
+            ("conflicting duplicates", t.conflicting, false),
+            ("unique events", t.kept, true),
+            ("conversations", self.conversations as u64, true),
         ];
-        for (name, n) in rows {
-            writeln!(w, "  {name:<20}{:>14}", group(n))?;
+        for (name, n, always) in rows {
+            if always || n > 0 {
+                writeln!(w, "  {name:<22}{:>12}", group(n))?;
+            }
         }
         if let Some(f) = self.enrichment {
             let rows: [(&str, u64); 5] = [
@@ -159,7 +239,7 @@ impl Summary<'_> {
                 ("token refreshes", f.token_refreshes),
             ];
             for (name, n) in rows {
-                writeln!(w, "  {name:<20}{:>14}", group(n))?;
+                writeln!(w, "  {name:<22}{:>12}", group(n))?;
             }
             let statuses: Vec<String> = f
                 .statuses
@@ -167,7 +247,7 @@ impl Summary<'_> {
                 .filter(|(_, n)| **n > 0)
                 .map(|(s, n)| format!("{} {s}", group(*n)))
                 .collect();
-            writeln!(w, "  {:<20}{:>14}", "enrichment", statuses.join(", "))?;
+            writeln!(w, "  {:<22}{:>12}", "enrichment", statuses.join(", "))?;
             if f.interrupted {
                 writeln!(
                     w,
@@ -191,8 +271,11 @@ pub struct Totals {
     pub not_conversation: u64,
     pub filtered: u64,
     pub duplicates: u64,
+    /// Of the duplicates, ids seen again with other content.
+    pub conflicting_duplicates: u64,
     pub unique_events: u64,
     pub conversations: usize,
+    pub skipped_entries: u64,
 }
 
 impl Totals {
@@ -205,8 +288,10 @@ impl Totals {
             not_conversation: t.not_conversation,
             filtered: t.filtered,
             duplicates: t.duplicates,
+            conflicting_duplicates: t.conflicting,
             unique_events: t.kept,
             conversations,
+            skipped_entries: counts.skipped_entries,
         }
     }
 }

@@ -127,11 +127,6 @@ pub fn flag(c: &mut Correlation, t: &Thresholds, threads: usize) {
     }
 }
 
-/// Keeps only the conversations with any of `wanted` (`--flag`).
-pub fn select(c: &mut Correlation, wanted: Flags) {
-    c.groups.retain(|g| g.flags.intersects(wanted));
-}
-
 /// What a kind or disconnect type means to the flags, worked out once per word.
 #[derive(Clone, Copy)]
 enum Kind {

@@ -9,7 +9,7 @@
 mod flags;
 mod minutes;
 
-pub use flags::{Flag, Flags, flag, select};
+pub use flags::{Flag, Flags, flag};
 pub use minutes::{Analysis, Finding, Minute};
 
 /// The thresholds of `--late-threshold` and `--gap`, in milliseconds.

@@ -11,6 +11,10 @@
 //!   file. Bytes between records that cannot start one are skipped and reported as one run,
 //!   however long.
 //!
+//! A UTF-8 byte-order mark is skipped wherever a record may start (at the start of the stream,
+//! of a line, between values: concatenated exports carry one per file); positions still count
+//! its bytes.
+//!
 //! Input is consumed in chunks of about [`CHUNK`] bytes; a [`Batch`] owns its chunk and the
 //! records are spans into it, so nothing is copied except a record straddling two chunks.
 //! A record longer than [`MAX_RECORD`] is reported and skipped without being held in memory.
@@ -242,7 +246,7 @@ impl<R: Read> Framer<R> {
                     self.eof = true;
                 }
             }
-            if self.base == 0 && self.mode.is_none() && self.buf.starts_with(b"\xEF\xBB\xBF") {
+            if self.base == 0 && self.mode.is_none() && self.buf.starts_with(BOM) {
                 self.buf.drain(..3);
                 self.base = 3;
             }
@@ -355,7 +359,7 @@ impl<R: Read> Framer<R> {
                 self.skipping = false;
             } else if end - i > MAX_RECORD {
                 batch.problems.push((Pos::Line(line), too_long()));
-            } else if let Some((s, e)) = trim(buf, i, end) {
+            } else if let Some((s, e)) = trim(buf, i + bom_at(&buf[i..end]), end) {
                 batch.records.push(Span {
                     start: s,
                     end: e,
@@ -396,10 +400,13 @@ impl<R: Read> Framer<R> {
                             i += 1;
                         }
                         b'{' | b'[' => break,
+                        0xEF if self.buf[i..].starts_with(BOM) => i += BOM.len(),
+                        // Maybe a mark cut by the end of the buffer: wait for the rest.
+                        0xEF if !self.eof && BOM.starts_with(&self.buf[i..]) => break,
                         _ => i = self.skip_junk(i, batch),
                     }
                 }
-                if i == len {
+                if i == len || self.buf[i] == 0xEF {
                     break;
                 }
                 self.scan = Scan::default();
@@ -496,6 +503,14 @@ impl<R: Read> Framer<R> {
     }
 }
 
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The length of a byte-order mark at the start of `line`, if it has one.
+fn bom_at(line: &[u8]) -> usize {
+    if line.starts_with(BOM) { BOM.len() } else { 0 }
+}
+
 /// A run of bytes between records that cannot start one.
 #[derive(Clone, Copy, Debug)]
 struct Junk {
@@ -570,6 +585,22 @@ mod tests {
         assert_eq!(r[1].0, Pos::Line(3));
         assert_eq!(r[2].0, Pos::Line(4));
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn byte_order_marks_of_concatenated_files_are_skipped() {
+        let (r, p) = frame(b"\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"b\":2}\n\xEF\xBB\xBF\n");
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(r[1].0, Pos::Line(2));
+        assert!(p.is_empty());
+        let (r, p) = frame(b"\xEF\xBB\xBF{\"a\":1}\xEF\xBB\xBF{\"b\":2}\n\xEF\xBB\xBF[{\"c\":3}]");
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]);
+        assert_eq!(r[1].0, Pos::Offset(13));
+        assert!(p.is_empty());
+        // Half a mark is junk.
+        let (r, p) = frame(b"{\"a\":1}\xEF\xBB{\"b\":2}\xEF");
+        assert_eq!(texts(&r), ["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(p.len(), 2);
     }
 
     #[test]

@@ -2,10 +2,16 @@
 //!
 //! Directories are walked recursively in sorted path order (a Firehose `YYYY/MM/DD/HH/` prefix
 //! reads in time order); hidden entries (names starting with `.`) inside a walked directory are
-//! passed over. gzip is recognised by its magic bytes, never by the file name.
+//! passed over, and so are entries that are not files to read (dangling links, links to
+//! directories, pipes, sockets, devices), which are counted. A file named twice (given twice,
+//! through a directory and by name, or through a hard link) is read once. gzip is recognised
+//! by its magic bytes, never by the file name; text encodings are handled by [`text`].
+//! Every input is opened exactly once: a pipe's writer is met only once.
 
 pub mod framing;
+pub mod text;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -13,6 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
+
+use crate::report::printable;
 
 /// One input stream.
 #[derive(Clone, Debug)]
@@ -22,6 +30,10 @@ pub struct Source {
     pub path: Option<PathBuf>,
     /// Size on disk, when known (for progress).
     pub size: Option<u64>,
+    /// The open file, once [`open_all`] has opened it.
+    file: Option<Arc<File>>,
+    /// Device and inode, which tell two names of one file.
+    identity: Option<(u64, u64)>,
 }
 
 impl Source {
@@ -30,34 +42,103 @@ impl Source {
             name: "-".into(),
             path: None,
             size: None,
+            file: None,
+            identity: None,
         }
     }
 }
 
+/// The streams to read, and what a directory walk passed over.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub sources: Vec<Source>,
+    /// Entries passed over, with why: printable names.
+    pub skipped: Vec<(String, &'static str)>,
+}
+
+/// Notes about files named twice shown before the rest are only counted.
+const SHOWN_TWICE: usize = 5;
+
 /// Turns command-line inputs into the ordered list of streams to read. No input means stdin.
-/// `quiet` silences the warning about empty directories.
-pub fn expand(args: &[PathBuf], quiet: bool) -> Result<Vec<Source>> {
+/// `quiet` silences the warning about empty directories and the notes about files named twice.
+pub fn expand(args: &[PathBuf], quiet: bool) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
     if args.is_empty() {
-        return Ok(vec![Source::stdin()]);
+        inputs.sources.push(Source::stdin());
+        return Ok(inputs);
     }
-    let mut out = Vec::new();
+    let mut found = Vec::new();
     for arg in args {
         if arg.as_os_str() == "-" {
-            out.push(Source::stdin());
+            inputs.sources.push(Source::stdin());
             continue;
         }
-        let meta = std::fs::metadata(arg).with_context(|| format!("{}", arg.display()))?;
+        let meta = std::fs::metadata(arg).with_context(|| printable(&arg.display().to_string()))?;
         if meta.is_dir() {
-            let before = out.len();
-            walk(arg, &mut out)?;
-            if out.len() == before && !quiet {
-                eprintln!("gcorr: warning: {}: no files in this directory", arg.display());
+            let before = found.len();
+            walk(arg, &mut found, &mut inputs.skipped)?;
+            if found.len() == before && !quiet {
+                eprintln!(
+                    "gcorr: warning: {}: no files in this directory",
+                    printable(&arg.display().to_string())
+                );
             }
         } else {
-            out.push(file_source(arg, &meta));
+            found.push((arg.clone(), meta));
+        }
+        // Keep command-line order: stdin may come between files.
+        for (path, meta) in found.drain(..) {
+            inputs.sources.push(file_source(&path, &meta));
         }
     }
-    Ok(out)
+    read_once(&mut inputs.sources, quiet);
+    Ok(inputs)
+}
+
+/// Drops every file already in the list under another name (same device and inode).
+fn read_once(sources: &mut Vec<Source>, quiet: bool) {
+    let mut first: HashMap<(u64, u64), String> = HashMap::new();
+    let mut twice = 0usize;
+    sources.retain(|s| {
+        let Some(key) = s.identity else {
+            return true;
+        };
+        match first.get(&key) {
+            None => {
+                first.insert(key, s.name.clone());
+                true
+            }
+            Some(earlier) => {
+                twice += 1;
+                if !quiet && twice <= SHOWN_TWICE {
+                    eprintln!(
+                        "gcorr: note: {} is the same file as {}: read once",
+                        printable(&s.name),
+                        printable(earlier)
+                    );
+                }
+                false
+            }
+        }
+    });
+    if !quiet && twice > SHOWN_TWICE {
+        eprintln!(
+            "gcorr: note: {} more files named twice, read once",
+            twice - SHOWN_TWICE
+        );
+    }
+}
+
+/// A file's device and inode: what makes two names one file.
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 fn file_source(path: &Path, meta: &std::fs::Metadata) -> Source {
@@ -65,15 +146,22 @@ fn file_source(path: &Path, meta: &std::fs::Metadata) -> Source {
         name: path.display().to_string(),
         path: Some(path.to_owned()),
         size: meta.is_file().then_some(meta.len()),
+        file: None,
+        identity: identity(meta),
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<(PathBuf, std::fs::Metadata)>,
+    skipped: &mut Vec<(String, &'static str)>,
+) -> Result<()> {
+    let shown = || printable(&dir.display().to_string());
     let mut entries = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list directory", dir.display()))?
+        .with_context(|| format!("{}: cannot list directory", shown()))?
         .map(|e| e.map(|e| e.path()))
         .collect::<io::Result<Vec<_>>>()
-        .with_context(|| format!("{}: cannot list directory", dir.display()))?;
+        .with_context(|| format!("{}: cannot list directory", shown()))?;
     entries.sort();
     for path in entries {
         let hidden = path
@@ -82,17 +170,47 @@ fn walk(dir: &Path, out: &mut Vec<Source>) -> Result<()> {
         if hidden {
             continue;
         }
-        // Symlinked directories are not followed (no cycles); symlinked files are read.
-        let link = std::fs::symlink_metadata(&path).with_context(|| format!("{}", path.display()))?;
+        let link =
+            std::fs::symlink_metadata(&path).with_context(|| printable(&path.display().to_string()))?;
         if link.is_dir() {
-            walk(&path, out)?;
-        } else if let Ok(meta) = std::fs::metadata(&path) {
-            if meta.is_file() {
-                out.push(file_source(&path, &meta));
-            }
+            walk(&path, out, skipped)?;
+            continue;
         }
+        // Symlinked directories are not followed (no cycles); symlinked files are read.
+        let why = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => {
+                out.push((path, meta));
+                continue;
+            }
+            Err(_) if link.is_symlink() => "a dangling symbolic link",
+            Err(_) => "unreadable",
+            Ok(meta) if meta.is_dir() => "a symbolic link to a directory: not followed",
+            Ok(_) => special_kind(&link),
+        };
+        skipped.push((printable(&path.display().to_string()), why));
     }
     Ok(())
+}
+
+/// What a directory entry that is neither a file nor a directory is.
+#[cfg(unix)]
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::Metadata) -> &'static str {
+    "not a regular file"
 }
 
 /// True when reading stdin would wait on a person at a terminal.
@@ -100,38 +218,82 @@ pub fn stdin_is_terminal(sources: &[Source]) -> bool {
     sources.iter().any(|s| s.path.is_none()) && io::stdin().is_terminal()
 }
 
-/// Opens a stream, transparently decompressing gzip (one or several members). `read` counts
-/// the raw bytes taken from the file or stdin.
+/// Opens every named input, failing early with its name when one cannot be opened at all.
+/// What is not a regular file (a named pipe, `/dev/stdin`, a process substitution) is read
+/// from the handle opened here, its only open: a second one would find the pipe's writer gone
+/// with the first (and wait for another forever). Regular files are opened again when their
+/// turn comes, which changes nothing for them, rather than held: a tree of thousands would
+/// run out of file descriptors.
+pub fn open_all(sources: &mut [Source]) -> Result<()> {
+    for s in sources {
+        if let Some(p) = &s.path {
+            match File::open(p) {
+                Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => {}
+                Ok(f) => s.file = Some(Arc::new(f)),
+                Err(e) => bail!("{}: cannot open: {e}", printable(&s.name)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens a stream (from the handle [`open_all`] kept, if any), transparently decompressing
+/// gzip and decoding UTF-16. `read` counts the raw bytes taken from the file or stdin.
 pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
-    let raw: Box<dyn Read + Send> = match &src.path {
-        None => Box::new(io::stdin()),
-        Some(p) => Box::new(File::open(p).context("cannot open")?),
+    let raw: Box<dyn Read + Send> = match (&src.file, &src.path) {
+        (Some(f), _) => Box::new(Shared(f.clone())),
+        (None, None) => Box::new(io::stdin()),
+        (None, Some(p)) => Box::new(File::open(p).context("cannot open")?),
     };
     decode(Box::new(Counting { inner: raw, read }))
 }
 
 /// Wraps a raw stream: decompressed when it starts with gzip's magic bytes (one or several
-/// members), as is otherwise. The content decides, never a file name.
+/// members), as is otherwise, and then decoded from UTF-16 if it is (see [`text`]). The
+/// content decides, never a file name. Text in an encoding gcorr cannot read is an error.
 pub fn decode(raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
     let mut reader = BufReader::with_capacity(256 << 10, raw);
     let head = reader.fill_buf().context("cannot read")?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+        let inflated = flate2::bufread::MultiGzDecoder::new(reader);
+        decode_text(BufReader::with_capacity(256 << 10, inflated))
     } else {
-        Ok(Box::new(reader))
+        decode_text(reader)
     }
 }
 
-/// Fails early, with the file's name, when an input cannot be opened at all.
-pub fn check_readable(sources: &[Source]) -> Result<()> {
-    for s in sources {
-        if let Some(p) = &s.path {
-            if let Err(e) = File::open(p) {
-                bail!("{}: cannot open: {e}", s.name);
-            }
+fn decode_text<R: BufRead + Send + 'static>(mut reader: R) -> Result<Box<dyn Read + Send>> {
+    let encoding = match reader.fill_buf().map(text::sniff) {
+        Ok(e) => e,
+        // The framer reports it, where it happened, as for any read error.
+        Err(e) => return Ok(Box::new(Failed(Some(e)))),
+    };
+    match encoding {
+        text::Encoding::Utf8 => Ok(Box::new(reader)),
+        text::Encoding::Utf16 { big_endian } => {
+            reader.consume(2);
+            Ok(Box::new(text::Utf16::new(reader, big_endian)))
         }
+        text::Encoding::Unsupported(what) => bail!("{}", text::unsupported(what)),
     }
-    Ok(())
+}
+
+/// A stream whose first read failed: the error, then nothing.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
+    }
+}
+
+/// A file opened once and shared with the reading thread.
+struct Shared(Arc<File>);
+
+impl Read for Shared {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
 }
 
 struct Counting<R> {

@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use super::Encoder;
 use crate::api::Status;
+use crate::report::printable;
 use crate::time::{Millis, humanise};
 use crate::timeline::Timeline;
 
@@ -114,23 +115,6 @@ impl Encoder for Table {
         }
         Ok(())
     }
-}
-
-/// `text` safe for a terminal: control characters (an escape sequence hidden in an id would
-/// otherwise drive the terminal) are written as Rust-style escapes, `\u{1b}`.
-fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn status_style(s: Status) -> &'static str {

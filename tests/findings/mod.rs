@@ -373,6 +373,23 @@ fn flag_selects_conversations_with_any_of_the_named_flags() {
     let want: BTreeSet<String> = &flagged(&expected, "no_end") | &flagged(&expected, "abandoned");
     assert_eq!(got.len(), 4);
     assert_eq!(got, want);
+    // The conversations left out count as filtered out: the summary still adds up.
+    let r = run_in(
+        dir.path(),
+        &[
+            "correlate",
+            "hour.ndjson",
+            "--offline",
+            "-o",
+            "out.ndjson",
+            "--flag",
+            "no_end,abandoned",
+        ],
+    )
+    .ok();
+    let summary = r.summary();
+    assert_eq!(summary.conversations, 4);
+    assert_eq!(summary.unique, 3 * 3 + 4);
     // The thresholds move the flags: with --late-threshold 3m nothing is late; with --gap 20m
     // nothing has a gap.
     let r = run_in(
