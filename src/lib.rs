@@ -140,9 +140,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
     let mut correlation = store.finish();
+    let sorted = started.elapsed();
     // Flags first: --flag selects by them, with the other filters.
     findings::flag(&mut correlation, &cfg.thresholds, cfg.threads);
     counts.unselect(&correlation.select(&cfg.filter));
+    let flagged = started.elapsed();
     let analysis = if !cfg.quiet || cfg.report.is_some() || cfg.format == output::Format::Html {
         findings::Analysis::new(&correlation, &cfg.thresholds)
     } else {
@@ -191,9 +193,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             );
         }
         eprintln!(
-            "gcorr: read {:.2} s, group {:.2} s, write {:.2} s; ~{bytes_per_event:.0} bytes held per unique event",
+            "gcorr: read {:.2} s, group {:.2} s (flags {:.2} s, findings {:.2} s), write {:.2} s; ~{bytes_per_event:.0} bytes held per unique event",
             read_time.as_secs_f64(),
             (grouped - read_time).as_secs_f64(),
+            (flagged - sorted).as_secs_f64(),
+            (grouped - flagged).as_secs_f64(),
             (elapsed - enriched).as_secs_f64()
         );
         if figures.is_some() {
