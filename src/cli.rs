@@ -16,6 +16,7 @@ use crate::correlate::Filter;
 use crate::findings::{Flag, Flags, Thresholds};
 use crate::ids::Atom;
 use crate::output::Format;
+use crate::receive::config::ReceiveArgs;
 use crate::{time, vocab};
 
 const EXAMPLES: &str = "\
@@ -34,9 +35,61 @@ Examples:
   gcorr correlate dump/ --format html -o out.html --report run.json   charts, findings, flags
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
-Exit status: 0 ok, 1 fatal error, 2 usage error, 3 done but some records were invalid, some event
-ids came again with different content, or some conversations could not be enriched, 130
-interrupted (what was known is written).";
+Exit status: 0 ok, 1 fatal error (nothing written), 2 usage error, 3 done but some records were
+invalid, some event ids came again with different content, or some conversations could not be
+enriched, 130 interrupted by Ctrl-C (SIGINT) and 143
+by SIGTERM: a signal while reading or enriching ends that phase early and what was known is
+written; a signal while writing stops it (-o is left as it was); a second signal ends gcorr at
+once.";
+
+/// The environment gcorr reads: name, meaning. Secrets come only from here.
+const ENVIRONMENT: [(&str, &str); 7] = [
+    (
+        "GENESYSCLOUD_OAUTHCLIENT_ID, GENESYSCLOUD_OAUTHCLIENT_SECRET",
+        "OAuth client credentials (also GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET)",
+    ),
+    (
+        "GENESYSCLOUD_ACCESS_TOKEN",
+        "a ready access token, used as is, when no client credentials are set",
+    ),
+    (
+        "GENESYSCLOUD_REGION",
+        "region (eu-west-1) or domain (mypurecloud.ie) when --region is not given",
+    ),
+    (
+        "GENESYS_ORG_DOMAIN",
+        "the organisation's domain, as GENESYSCLOUD_REGION",
+    ),
+    (
+        "GENESYSCLOUD_API_REGION",
+        "API base URL, when --api-base is not given",
+    ),
+    ("HOME", "where ~/.gc/config.toml (--profile) is"),
+    (
+        "NO_COLOR",
+        "set and not empty: no colours (--format table) unless --color always",
+    ),
+];
+
+/// The environment as `--help` lists it.
+fn environment_help() -> String {
+    let mut out = String::from("Environment:");
+    for (name, meaning) in ENVIRONMENT {
+        out.push_str(&format!("\n  {name}\n      {meaning}"));
+    }
+    out
+}
+
+const RECEIVE_EXAMPLES: &str = "\
+Examples:
+  GCORR_RECEIVE_SECRET=... gcorr receive --listen 0.0.0.0:8443 --out /var/spool/gcorr \\
+      --tls-cert cert.pem --tls-key key.pem
+  gcorr receive --listen 127.0.0.1:8080 --out spool --no-auth     a local capture, no secret
+  gcorr correlate /var/spool/gcorr --since 2026-03-02T08:00Z       while it runs
+
+Endpoints: POST /events (one EventBridge event), POST /firehose (a Firehose HTTP-endpoint
+delivery), GET /healthz, GET /metrics (Prometheus text; needs the secret).
+SIGTERM or SIGINT: stop accepting, finish requests in flight, close the segments, exit 0.";
 
 /// Correlate Genesys Cloud EventBridge event dumps into one cross-channel timeline per
 /// conversation.
@@ -56,11 +109,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Read event dumps, drop duplicates, group by conversation, write timelines.
-    #[command(after_help = EXAMPLES, args_override_self = true)]
+    #[command(
+        after_help = EXAMPLES,
+        after_long_help = format!("{EXAMPLES}\n\n{}", environment_help()),
+        args_override_self = true
+    )]
     Correlate(Box<CorrelateArgs>),
     /// Print a shell completion script.
     ///
-    /// For bash: gcorr completions bash > ~/.local/share/bash-completion/completions/gcorr
+    /// For bash: mkdir -p ~/.local/share/bash-completion/completions && gcorr completions
+    /// bash > ~/.local/share/bash-completion/completions/gcorr
     Completions {
         /// The shell to complete in.
         #[arg(value_enum)]
@@ -71,12 +129,20 @@ pub enum Command {
     /// Check the Genesys Cloud credentials and permissions correlate would use.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Accept EventBridge API-destination and Firehose HTTP-endpoint deliveries into a spool
+    /// directory that `correlate` reads; a 2xx means the events are on disk.
+    ///
+    /// The shared secret comes from GCORR_RECEIVE_SECRET; senders present it as the API-key
+    /// header, as the password of Basic auth, or as Firehose's access key.
+    #[command(after_help = RECEIVE_EXAMPLES)]
+    Receive(Box<ReceiveArgs>),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AuthCommand {
     /// Resolve the configuration as correlate does, request a token and try one cheap call per
     /// source; exit 0 only when correlate could enrich.
+    #[command(after_long_help = environment_help())]
     Check(ApiArgs),
 }
 
@@ -105,12 +171,14 @@ pub struct CorrelateArgs {
     /// from the content.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Write to FILE instead of stdout (atomically: complete or not at all).
+    /// Write to FILE instead of stdout (atomically: complete or not at all). Checked before
+    /// anything is read: never an input, nor the --report file.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Ndjson)]
-    pub format: Format,
+    /// Output format [default: from the -o file's extension (.html, .csv, .json,
+    /// .ndjson/.jsonl), else ndjson].
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
     /// One record per conversation, without the event list (html: the overview only, no
     /// timelines).
     #[arg(long)]
@@ -188,7 +256,8 @@ pub struct CorrelateArgs {
     #[command(flatten)]
     pub api: ApiArgs,
     /// Write the run's figures (the summary's numbers, the minute series and the findings) to
-    /// FILE as JSON.
+    /// FILE as JSON (atomically, along with -o: a report that cannot be written leaves -o as it
+    /// was).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Base of the full-jitter backoff between retries, in ms.
@@ -281,6 +350,10 @@ impl Config {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let format = args
+            .format
+            .or_else(|| args.output.as_deref().and_then(Format::from_extension))
+            .unwrap_or(Format::Ndjson);
         let resolved = args.api.resolve_from_env().map_err(anyhow::Error::msg)?;
         let api = Settings {
             credentials: if args.offline { None } else { resolved.credentials },
@@ -307,7 +380,7 @@ impl Config {
             api,
             inputs: args.inputs,
             output: args.output,
-            format: args.format,
+            format,
             summary: args.summary,
             color: args.color,
             strict: args.strict,
@@ -346,8 +419,29 @@ pub fn man(out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// The page of `cmd`, then those of its subcommands (`gcorr-auth`, `gcorr-auth-check`, ...).
+/// A command whose `--help` lists the environment gets an ENVIRONMENT section instead.
 fn render_pages(cmd: &clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    if cmd.get_after_long_help().is_some() {
+        let page = clap_mangen::Man::new(cmd.clone().after_long_help(None::<&str>));
+        page.render_title(out)?;
+        page.render_name_section(out)?;
+        page.render_synopsis_section(out)?;
+        page.render_description_section(out)?;
+        page.render_options_section(out)?;
+        if cmd.has_subcommands() {
+            page.render_subcommands_section(out)?;
+        }
+        out.write_all(b".SH ENVIRONMENT\n")?;
+        for (name, meaning) in ENVIRONMENT {
+            writeln!(out, ".TP\n\\fB{name}\\fR\n{meaning}")?;
+        }
+        if cmd.get_after_help().is_some() {
+            page.render_extra_section(out)?;
+        }
+        page.render_version_section(out)?;
+    } else {
+        clap_mangen::Man::new(cmd.clone()).render(out)?;
+    }
     for sub in cmd
         .get_subcommands()
         .filter(|s| s.get_name() != "help" && !s.is_hide_set())

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod correlate;
+pub mod dest;
 pub mod event;
 pub mod findings;
 pub mod ids;
@@ -15,13 +16,14 @@ pub mod intern;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod receive;
 pub mod report;
+pub mod signal;
 pub mod time;
 pub mod timeline;
 pub mod vocab;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -30,7 +32,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command, Config, When};
 use crate::pipeline::ReadOptions;
 use crate::progress::Progress;
-use crate::report::{Diagnostics, Summary};
+use crate::report::{Diagnostics, Summary, counted};
+use crate::signal::Signal;
 
 /// How a run ended; the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,8 +47,19 @@ pub enum Exit {
     /// Completed, but something was skipped: invalid records, conflicting duplicates,
     /// conversations not enriched.
     Partial = 3,
-    /// Interrupted (Ctrl-C): what was known has been written.
+    /// Interrupted (SIGINT, Ctrl-C): what was known has been written.
     Interrupted = 130,
+    /// Terminated (SIGTERM): as interrupted.
+    Terminated = 143,
+}
+
+impl From<Signal> for Exit {
+    fn from(s: Signal) -> Exit {
+        match s {
+            Signal::Interrupt => Exit::Interrupted,
+            Signal::Terminate => Exit::Terminated,
+        }
+    }
 }
 
 /// The process entry point.
@@ -81,6 +95,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
             };
             correlate(&config)
         }
+        Command::Receive(args) => {
+            let secret = std::env::var(receive::config::SECRET_ENV).ok();
+            match receive::config::Config::new(*args, secret, cli.quiet) {
+                Ok(config) => receive::run(config),
+                Err(e) => {
+                    eprintln!("gcorr: error: {e:#}");
+                    Ok(Exit::Usage)
+                }
+            }
+        }
         Command::Completions { shell } => {
             let mut out = io::stdout().lock();
             out.write_all(&cli::completions(shell))?;
@@ -110,9 +134,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
 
 fn correlate(cfg: &Config) -> Result<Exit> {
     let started = Instant::now();
+    signal::install();
     let input::Inputs { mut sources, skipped } = input::expand(&cfg.inputs, cfg.quiet)?;
-    for path in cfg.output.iter().chain(&cfg.report) {
-        check_writable_dir(path)?;
+    let destinations: Vec<dest::Named> = [("-o", &cfg.output), ("--report", &cfg.report)]
+        .into_iter()
+        .filter_map(|(flag, p)| Some((flag, p.as_deref()?)))
+        .collect();
+    match dest::check(&destinations, &sources) {
+        Err(e) if e.is::<dest::Clash>() => {
+            eprintln!("gcorr: error: {e:#}");
+            return Ok(Exit::Usage);
+        }
+        r => r?,
     }
     if input::stdin_is_terminal(&sources) {
         eprintln!("gcorr: reading events from stdin, which is a terminal.");
@@ -137,6 +170,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     if !cfg.quiet {
         warn_unmatched(&cfg.filter, &store);
     }
+    // A signal while reading ended the input early: what was read is correlated and written.
+    let mut interrupted = signal::take();
+    if interrupted.is_some() && !cfg.quiet {
+        eprintln!("gcorr: interrupted while reading: writing the timelines of the events read so far");
+    }
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
     let mut correlation = store.finish();
@@ -152,7 +190,8 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     };
     let grouped = started.elapsed();
 
-    let (enrichment, figures) = enrich(cfg, &correlation)?;
+    let (enrichment, figures, signal) = enrich(cfg, &correlation, interrupted.is_some())?;
+    interrupted = interrupted.or(signal);
     let enriched = started.elapsed();
 
     let opts = output::Options {
@@ -169,11 +208,10 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         analysis: &analysis,
     };
     let write = |w: &mut dyn Write| output::write(&opts, &run, w, &correlation, &enrichment);
-    match &cfg.output {
-        Some(path) => write_atomically(path, |w| write(w))?,
-        None => write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock()))
-            .context("stdout: write failed")?,
-    }
+    let staged = match write_timelines(cfg, write)? {
+        Ok(staged) => staged,
+        Err(sig) => return Ok(Exit::from(sig)),
+    };
     let elapsed = started.elapsed();
 
     if cfg.verbose > 0 && !cfg.quiet {
@@ -182,11 +220,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         }
         for (s, c) in sources.iter().zip(&counts.inputs) {
             eprintln!(
-                "gcorr: {}: {} records, {} kept, {} duplicates, {} invalid, {} not conversation, {} filtered",
+                "gcorr: {}: {}, {} kept, {}, {} invalid, {} not conversation, {} filtered",
                 report::printable(&s.name),
-                c.records,
+                counted(c.records, "record", "records"),
                 c.kept,
-                c.duplicates,
+                counted(c.duplicates, "duplicate", "duplicates"),
                 c.invalid,
                 c.not_conversation,
                 c.filtered
@@ -210,24 +248,38 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             counts: &counts,
             conversations: correlation.groups.len(),
             elapsed,
+            read: read_time,
             enrichment: figures.as_ref(),
             findings: &analysis.findings,
         };
         summary.print(&mut io::stderr().lock())?;
     }
-    if let Some(path) = &cfg.report {
-        let report = report::Report::new(
-            sources.len(),
-            &counts,
-            correlation.groups.len(),
-            elapsed,
-            figures.as_ref(),
-            &analysis,
-        );
-        write_atomically(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
+    // The report is complete before either file is renamed into place: a report that cannot
+    // be written leaves -o as it was too (exit 1, nothing written).
+    let report = match &cfg.report {
+        Some(path) => {
+            let report = report::Report::new(
+                sources.len(),
+                &counts,
+                correlation.groups.len(),
+                elapsed,
+                figures.as_ref(),
+                &analysis,
+            );
+            let staged = dest::stage(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?));
+            match (staged, &cfg.output) {
+                (Err(e), None) => anyhow::bail!("{e:#} (the timelines were written to stdout)"),
+                (r, _) => Some(r?),
+            }
+        }
+        None => None,
+    };
+    for s in staged.into_iter().chain(report) {
+        s.commit()?;
     }
-    if figures.as_ref().is_some_and(|f| f.interrupted) {
-        return Ok(Exit::Interrupted);
+    // A signal after the timelines were written (the report, the renames) still says so.
+    if let Some(sig) = interrupted.or_else(signal::take) {
+        return Ok(Exit::from(sig));
     }
     if enrichment.iter().any(|o| o.status.is_problem()) {
         return Ok(Exit::Partial);
@@ -251,30 +303,63 @@ fn warn_unmatched(filter: &correlate::Filter, store: &correlate::Store) {
     }
 }
 
-/// Fails before any work when `path` cannot be created: its directory is missing.
-fn check_writable_dir(path: &Path) -> Result<()> {
-    let dir = dir_of(path);
-    if !dir.is_dir() {
-        anyhow::bail!("{}: no such directory", dir.display());
+/// Writes the timelines to `-o` (complete, not yet in place: see [`dest::Staged`]) or to
+/// stdout. A reader of stdout that went away (`| head`) ends the output there, not the run's
+/// bookkeeping (summary, `--report`, exit status). A signal stops the writing: `-o` is left as
+/// it was (its temporary file is gone) and the signal is returned.
+fn write_timelines(
+    cfg: &Config,
+    write: impl Fn(&mut dyn Write) -> Result<()>,
+) -> Result<Result<Option<dest::Staged>, Signal>> {
+    let written = match &cfg.output {
+        Some(path) => dest::stage(path, |w| write(w)).map(Some),
+        None => match write(&mut BufWriter::with_capacity(256 << 10, io::stdout().lock())) {
+            Err(e) if is_broken_pipe(&e) => Ok(None),
+            r => r.map(|()| None).context("stdout: write failed"),
+        },
+    };
+    let e = match written {
+        Ok(staged) => return Ok(Ok(staged)),
+        Err(e) => e,
+    };
+    let Some(sig) = stopped_by(&e) else {
+        return Err(e);
+    };
+    if !cfg.quiet {
+        match &cfg.output {
+            Some(path) => eprintln!(
+                "gcorr: interrupted while writing: {} left as it was",
+                path.display()
+            ),
+            None => eprintln!("gcorr: interrupted while writing: the output is cut short"),
+        }
     }
-    Ok(())
+    Ok(Err(sig))
 }
 
-/// The directory a file named `path` is (or would be) in.
-fn dir_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
+/// The signal that stopped a phase, when one did.
+fn stopped_by(e: &anyhow::Error) -> Option<Signal> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<signal::Stopped>())
+        .map(|s| s.0)
 }
 
-/// Enriches every conversation from the API (or the cache), or marks them all skipped.
-fn enrich(cfg: &Config, c: &correlate::Correlation) -> Result<(Vec<api::Outcome>, Option<api::Figures>)> {
+/// What enrichment gives the timelines: an outcome per conversation, the figures when it ran,
+/// and the signal that stopped it early.
+type Enrichment = (Vec<api::Outcome>, Option<api::Figures>, Option<Signal>);
+
+/// Enriches every conversation from the API (or the cache), or marks them all skipped (all
+/// `interrupted` when reading already was).
+fn enrich(cfg: &Config, c: &correlate::Correlation, interrupted: bool) -> Result<Enrichment> {
     let ids: Vec<String> = c
         .groups
         .iter()
         .map(|g| c.store.syms.to_string(c.conversation(g).id))
         .collect();
+    if interrupted {
+        let skipped = ids.iter().map(|_| api::Outcome::skipped(api::fetch::INTERRUPTED));
+        return Ok((skipped.collect(), None, None));
+    }
     let online = cfg.api.credentials.is_some();
     if !online && !cfg.offline && !cfg.quiet && !ids.is_empty() {
         eprintln!(
@@ -294,68 +379,14 @@ fn enrich(cfg: &Config, c: &correlate::Correlation) -> Result<(Vec<api::Outcome>
         } else {
             "offline: no Genesys Cloud credentials"
         };
-        return Ok((ids.iter().map(|_| api::Outcome::skipped(why)).collect(), None));
+        return Ok((
+            ids.iter().map(|_| api::Outcome::skipped(why)).collect(),
+            None,
+            None,
+        ));
     }
-    let (outcomes, figures) = api::enrich(&ids, &cfg.api, cfg.quiet)?;
-    Ok((outcomes, Some(figures)))
-}
-
-/// Writes `path` through a temporary file in the same directory, renamed into place only once
-/// complete: an interrupted or killed run never leaves a half-written file. (No fsync: that
-/// guards against power loss, not against an interrupted run, and costs seconds on large
-/// outputs.) A symbolic link is followed, so the file it names is replaced and the link stays.
-/// What is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is written to as it
-/// is: renaming a file over it would replace the device or pipe itself.
-fn write_atomically(
-    path: &Path,
-    body: impl FnOnce(&mut BufWriter<&std::fs::File>) -> Result<()>,
-) -> Result<()> {
-    let written = |file: &std::fs::File| -> Result<()> {
-        let mut w = BufWriter::with_capacity(256 << 10, file);
-        body(&mut w).with_context(|| format!("{}: write failed", path.display()))?;
-        w.flush()
-            .with_context(|| format!("{}: write failed", path.display()))
-    };
-    let existing = std::fs::metadata(path).ok();
-    if existing.as_ref().is_some_and(|m| !m.is_file()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("{}: cannot open for writing", path.display()))?;
-        return written(&file);
-    }
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = dir_of(&target);
-    let tmp = tempfile::Builder::new()
-        .prefix(".gcorr-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a file in this directory", dir.display()))?;
-    written(tmp.as_file())?;
-    // A new file gets the usual mode for files (0644 under the common umask), not the
-    // temporary file's 0600; an existing one keeps its own.
-    let mode = existing
-        .map(|m| m.permissions())
-        .unwrap_or_else(default_permissions);
-    tmp.as_file()
-        .set_permissions(mode)
-        .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.persist(&target)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn default_permissions() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o644)
-}
-
-#[cfg(not(unix))]
-fn default_permissions() -> std::fs::Permissions {
-    tempfile::tempfile()
-        .and_then(|f| f.metadata())
-        .map(|m| m.permissions())
-        .expect("a temporary file")
+    let (outcomes, figures, signal) = api::enrich(&ids, &cfg.api, cfg.quiet)?;
+    Ok((outcomes, Some(figures), signal))
 }
 
 /// True when stdout is a terminal (for formats that colour).

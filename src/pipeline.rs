@@ -140,6 +140,10 @@ fn fold(
 fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
     let mut seq = 0u64;
     for (input, src) in sources.iter().enumerate() {
+        // Interrupted: the inputs not begun are not read.
+        if crate::signal::pending().is_some() {
+            return;
+        }
         let input = input as u32;
         let mut send = |batch: Batch| {
             let ok = tx.send(Job { seq, input, batch }).is_ok();

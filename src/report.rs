@@ -139,14 +139,18 @@ impl Diagnostics {
         }
         if self.invalid.hidden > 0 {
             eprintln!(
-                "gcorr: {} more invalid records not shown",
-                group(self.invalid.hidden)
+                "gcorr: {} not shown",
+                counted(self.invalid.hidden, "more invalid record", "more invalid records")
             );
         }
         if self.conflicting.hidden > 0 {
             eprintln!(
-                "gcorr: {} more conflicting duplicates not shown",
-                group(self.conflicting.hidden)
+                "gcorr: {} not shown",
+                counted(
+                    self.conflicting.hidden,
+                    "more conflicting duplicate",
+                    "more conflicting duplicates"
+                )
             );
         }
     }
@@ -183,12 +187,19 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// `1 duplicate`, `2 duplicates`, `1,000 duplicates`: a count in words.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", group(n), if n == 1 { one } else { many })
+}
+
 /// The end-of-run summary.
 pub struct Summary<'a> {
     pub inputs: usize,
     pub counts: &'a Counts,
     pub conversations: usize,
     pub elapsed: Duration,
+    /// The read phase, which the throughput is over.
+    pub read: Duration,
     pub enrichment: Option<&'a Figures>,
     /// Printed last, one line each.
     pub findings: &'a [Finding],
@@ -198,20 +209,19 @@ impl Summary<'_> {
     pub fn print(&self, w: &mut dyn Write) -> std::io::Result<()> {
         let t = self.counts.total();
         let secs = self.elapsed.as_secs_f64();
-        let rate = if secs > 0.0 {
-            self.counts.bytes as f64 / secs / 1e6
+        // Throughput is the reading's own: enrichment and writing are not reading.
+        let reading = self.read.as_secs_f64();
+        let rate = if reading > 0.0 {
+            self.counts.bytes as f64 / reading
         } else {
             0.0
         };
-        let inputs = if self.inputs == 1 {
-            "1 input".to_owned()
-        } else {
-            format!("{} inputs", self.inputs)
-        };
+        let inputs = counted(self.inputs as u64, "input", "inputs");
         writeln!(
             w,
-            "gcorr: {inputs}, {} MB in {secs:.2} s ({rate:.0} MB/s)",
-            mb(self.counts.bytes)
+            "gcorr: {inputs}, {} MB in {secs:.2} s (read at {} MB/s)",
+            megabytes(self.counts.bytes as f64),
+            megabytes(rate)
         )?;
         // Rows that are rare show only when they happened.
         let rows: [(&str, u64, bool); 9] = [
@@ -328,8 +338,10 @@ impl<'a> Report<'a> {
     }
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1}", bytes as f64 / 1e6)
+/// Bytes (or bytes a second) in decimal megabytes with one decimal: `12.3`. The summary and
+/// the progress bar both use it, so their figures agree.
+pub fn megabytes(bytes: f64) -> String {
+    format!("{:.1}", bytes / 1e6)
 }
 
 #[cfg(test)]
@@ -342,5 +354,19 @@ mod tests {
         assert_eq!(group(999), "999");
         assert_eq!(group(1000), "1,000");
         assert_eq!(group(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn counts_in_words_agree_in_number() {
+        assert_eq!(counted(1, "duplicate", "duplicates"), "1 duplicate");
+        assert_eq!(counted(0, "duplicate", "duplicates"), "0 duplicates");
+        assert_eq!(counted(1200, "retry", "retries"), "1,200 retries");
+    }
+
+    #[test]
+    fn megabytes_are_decimal_with_one_decimal() {
+        assert_eq!(megabytes(0.0), "0.0");
+        assert_eq!(megabytes(12_345_678.0), "12.3");
+        assert_eq!(megabytes(1_048_576.0), "1.0");
     }
 }

@@ -10,8 +10,12 @@ mod enrich;
 mod findings;
 #[path = "hardening/mod.rs"]
 mod hardening;
+#[path = "lifecycle/mod.rs"]
+mod lifecycle;
 #[path = "reading/mod.rs"]
 mod reading;
+#[path = "receive/mod.rs"]
+mod receive;
 #[path = "ux/mod.rs"]
 mod ux;
 
@@ -62,7 +66,7 @@ const EVENT_KEYS: [&str; 14] = [
     "source",
 ];
 
-const CSV_EVENT_COLUMNS: [&str; 19] = [
+const CSV_EVENT_COLUMNS: [&str; 22] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -74,12 +78,15 @@ const CSV_EVENT_COLUMNS: [&str; 19] = [
     "event_type",
     "media_type",
     "participant_id",
+    "participant_purpose",
+    "participant_name",
     "session_id",
     "direction",
     "queue_id",
     "user_id",
     "disconnect_type",
     "wrapup_code",
+    "wrapup_name",
     "source",
     "enrichment_status",
 ];
@@ -2131,6 +2138,15 @@ fn check_csv_events(csv_rows: &[BTreeMap<String, String>], ts: &[Value]) {
             for key in EVENT_KEYS {
                 assert_eq!(row[key], or_empty(&e[key]), "{key}");
             }
+            let participant = t["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["participant_id"] == e["participant_id"]);
+            let of = |field: &str| participant.map_or(String::new(), |p| or_empty(&p[field]));
+            assert_eq!(row["participant_purpose"], of("purpose"));
+            assert_eq!(row["participant_name"], of("name"));
+            assert_eq!(row["wrapup_name"], "", "not enriched: no names");
             assert_eq!(row["enrichment_status"], "skipped");
         }
     }
@@ -2657,7 +2673,12 @@ fn per_input_counts(r: &Run) -> Vec<(&str, BTreeMap<String, u64>)> {
                 .split(", ")
                 .map(|c| {
                     let (n, what) = c.split_once(' ').unwrap();
-                    (what.to_owned(), n.replace(',', "").parse().unwrap())
+                    // "1 record", "1 duplicate": the same keys as the plurals.
+                    let what = match what {
+                        "record" | "duplicate" => format!("{what}s"),
+                        _ => what.to_owned(),
+                    };
+                    (what, n.replace(',', "").parse().unwrap())
                 })
                 .collect();
             (name, counts)

@@ -21,18 +21,35 @@ impl Cache {
     /// Opens (creating) `root/<source>`.
     pub fn open(root: &Path, source: &str) -> Result<Cache> {
         let dir = root.join(source);
+        Self::create(&dir)?;
+        Ok(Cache { dir })
+    }
+
+    /// Opens `root/<source>` to read only, creating nothing: a missing directory holds no
+    /// conversation (`--offline`).
+    pub fn existing(root: &Path, source: &str) -> Cache {
+        Cache {
+            dir: root.join(source),
+        }
+    }
+
+    fn create(dir: &Path) -> Result<()> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder
-            .create(&dir)
-            .with_context(|| format!("{}: cannot create the cache directory", dir.display()))?;
-        Ok(Cache { dir })
+            .create(dir)
+            .with_context(|| format!("{}: cannot create the cache directory", dir.display()))
     }
 
     fn path(&self, id: &str) -> Option<PathBuf> {
         parse_uuid(id).map(|_| self.dir.join(format!("{id}.json")))
+    }
+
+    /// Whether an answer for `id` is stored (without reading it).
+    pub fn contains(&self, id: &str) -> bool {
+        self.path(id).is_some_and(|p| p.is_file())
     }
 
     /// The stored answer for `id`, if any.

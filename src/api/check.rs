@@ -12,17 +12,18 @@ use super::http::{self, Timeouts};
 /// A conversation id that exists nowhere: asking for it costs nothing and shows the permission.
 const PROBE: &str = "00000000-0000-4000-8000-000000000000";
 
-/// Prints what works and what is missing to `out`; true when correlate could enrich.
+/// Prints what works and what is missing to `out`, one `label: value` line each with the
+/// values aligned; true when correlate could enrich.
 pub fn check(args: &ApiArgs, out: &mut dyn Write) -> Result<bool> {
     let resolved = args.resolve_from_env().map_err(anyhow::Error::msg)?;
     let e = &resolved.endpoints;
-    writeln!(out, "region:       {}", e.label)?;
-    writeln!(out, "API:          {}", e.api)?;
-    writeln!(out, "login:        {}", e.login)?;
+    writeln!(out, "region:        {}", e.label)?;
+    writeln!(out, "API:           {}", e.api)?;
+    writeln!(out, "login:         {}", e.login)?;
     let Some(credentials) = resolved.credentials else {
         writeln!(
             out,
-            "credentials:  none. Set GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, \
+            "credentials:   none. Set GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET, \
              or GENESYSCLOUD_ACCESS_TOKEN, or use --profile NAME"
         )?;
         return Ok(false);
@@ -31,7 +32,7 @@ pub fn check(args: &ApiArgs, out: &mut dyn Write) -> Result<bool> {
         Credentials::Client { id, .. } => format!("OAuth client {id}"),
         Credentials::Token(_) => "a ready token (GENESYSCLOUD_ACCESS_TOKEN)".to_owned(),
     };
-    writeln!(out, "credentials:  {kind}")?;
+    writeln!(out, "credentials:   {kind}")?;
     let client = http::client(Timeouts::default()).context("cannot set up the HTTP client")?;
     let auth = Auth::new(credentials, e.login.clone(), e.label.clone(), None);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -41,13 +42,13 @@ pub fn check(args: &ApiArgs, out: &mut dyn Write) -> Result<bool> {
         let token = match auth.token(&client).await {
             Ok(t) => t,
             Err(err) => {
-                writeln!(out, "token:        FAILED: {err}")?;
+                writeln!(out, "token:         FAILED: {err}")?;
                 return Ok(false);
             }
         };
         match auth.lifetime() {
-            Some(l) => writeln!(out, "token:        ok, valid for {} s", l.as_secs())?,
-            None => writeln!(out, "token:        a ready token (its lifetime is not known)")?,
+            Some(l) => writeln!(out, "token:         ok, valid for {} s", l.as_secs())?,
+            None => writeln!(out, "token:         a ready token (its lifetime is not known)")?,
         }
         let probes = [
             (
@@ -76,7 +77,7 @@ pub fn check(args: &ApiArgs, out: &mut dyn Write) -> Result<bool> {
             if source == "conversations" {
                 usable = verdict == "ok";
             }
-            writeln!(out, "{:<14}{verdict} (--source {source})", format!("{source}:"))?;
+            writeln!(out, "{:<15}{verdict} (--source {source})", format!("{source}:"))?;
         }
         Ok(usable)
     })

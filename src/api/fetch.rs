@@ -20,6 +20,7 @@ use super::http::{self, Answer, Failure};
 use super::model::{self, Enriched};
 use super::pace::Pacer;
 use super::retry::{self, Budget, Verdict};
+use crate::report::counted;
 
 /// How a conversation's enrichment ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -141,6 +142,9 @@ pub struct Stats {
     pub rate_limited: AtomicU64,
 }
 
+/// The reason of a conversation not fetched because the run was interrupted.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// Consecutive 403s after which fetching stops: every other id would fail the same way.
 const FORBIDDEN_RUN: u32 = 5;
 /// 429s one conversation may meet (they do not use up its retries).
@@ -159,7 +163,8 @@ pub struct Fetcher {
     pub pacer: Pacer,
     pub budget: Budget,
     pub stats: Stats,
-    stop: Mutex<Option<String>>,
+    /// Why dispatching stopped, and what the conversations not done then end as.
+    stop: Mutex<Option<(Status, String)>>,
     fatal: Mutex<Option<AuthError>>,
     forbidden_run: AtomicU32,
 }
@@ -205,11 +210,21 @@ impl Fetcher {
 
     /// Stops dispatching: every conversation not yet done ends `failed` with `reason`.
     pub fn stop(&self, reason: String) {
-        let mut s = self.stop.lock().unwrap_or_else(|e| e.into_inner());
-        s.get_or_insert(reason);
+        self.stop_as(Status::Failed, reason);
     }
 
-    fn stopped(&self) -> Option<String> {
+    /// Stops dispatching on a signal: every conversation not yet done is `skipped`, as
+    /// `interrupted` (nothing went wrong with it).
+    pub fn interrupt(&self) {
+        self.stop_as(Status::Skipped, INTERRUPTED.into());
+    }
+
+    fn stop_as(&self, status: Status, reason: String) {
+        let mut s = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        s.get_or_insert((status, reason));
+    }
+
+    fn stopped(&self) -> Option<(Status, String)> {
         self.stop.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -375,13 +390,13 @@ impl Fetcher {
             .expect("requests are only made with credentials");
         let (mut retries, mut rate_limited, mut reauths) = (0u32, 0u32, 0u32);
         loop {
-            if let Some(reason) = self.stopped() {
-                let why = if tally.attempts == 0 {
+            if let Some((status, reason)) = self.stopped() {
+                let why = if tally.attempts == 0 && status == Status::Failed {
                     format!("not attempted: {reason}")
                 } else {
                     reason
                 };
-                return Err(tally.outcome(Status::Failed, Some(why)));
+                return Err(tally.outcome(status, Some(why)));
             }
             self.pacer.wait().await;
             let token: Token = match auth.token(&self.client).await {
@@ -492,7 +507,10 @@ impl Fetcher {
                     if retries > self.opts.max_retries {
                         let o = tally.outcome(
                             Status::Failed,
-                            Some(format!("{what} after {} attempts", tally.attempts)),
+                            Some(format!(
+                                "{what} after {}",
+                                counted(tally.attempts.into(), "attempt", "attempts")
+                            )),
                         );
                         return Err(o);
                     }

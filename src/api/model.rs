@@ -15,6 +15,19 @@ use crate::vocab;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Enriched {
     pub participants: Vec<ApiParticipant>,
+    /// The names of the wrap-up codes used, `(code, name)`, as far as the API gives them (the
+    /// conversations API does; analytics gives codes only).
+    pub wrapup_names: Vec<(String, String)>,
+}
+
+impl Enriched {
+    /// The name of wrap-up code `code`, when the API gave it.
+    pub fn wrapup_name(&self, code: &str) -> Option<&str> {
+        self.wrapup_names
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, n)| n.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -121,6 +134,19 @@ struct Participant {
 #[derive(Deserialize)]
 struct Wrapup {
     code: Option<String>,
+    name: Option<String>,
+}
+
+impl Wrapup {
+    /// Notes `(code, name)` in `names` (once), and gives the code.
+    fn code(self, names: &mut Vec<(String, String)>) -> Option<String> {
+        if let (Some(code), Some(name)) = (&self.code, self.name) {
+            if !names.iter().any(|(c, _)| c == code) {
+                names.push((code.clone(), name));
+            }
+        }
+        self.code
+    }
 }
 
 #[derive(Deserialize)]
@@ -157,6 +183,7 @@ pub fn from_conversation(body: &[u8], expected_id: &str) -> Result<Enriched, Str
             c.id.unwrap_or_default()
         ));
     }
+    let mut wrapup_names = Vec::new();
     let participants = c
         .participants
         .into_iter()
@@ -174,11 +201,11 @@ pub fn from_conversation(body: &[u8], expected_id: &str) -> Result<Enriched, Str
                 ("internalmessage", p.internal_messages),
                 ("screenmonitoring", p.screen_monitorings),
             ];
-            let wrapup = p.wrapup.and_then(|w| w.code);
+            let wrapup = p.wrapup.and_then(|w| w.code(&mut wrapup_names));
             let sessions = media
                 .into_iter()
                 .flat_map(|(m, comms)| comms.into_iter().map(move |c| (m, c)))
-                .map(|(media_type, c)| session_of(media_type, c, wrapup.clone()))
+                .map(|(media_type, c)| session_of(media_type, c, wrapup.clone(), &mut wrapup_names))
                 .collect();
             ApiParticipant {
                 id: p.id.unwrap_or_default(),
@@ -190,11 +217,19 @@ pub fn from_conversation(body: &[u8], expected_id: &str) -> Result<Enriched, Str
             }
         })
         .collect();
-    Ok(Enriched { participants })
+    Ok(Enriched {
+        participants,
+        wrapup_names,
+    })
 }
 
-fn session_of(media_type: &str, c: Communication, participant_wrapup: Option<String>) -> Session {
-    let wrapup = c.wrapup.and_then(|w| w.code).or(participant_wrapup);
+fn session_of(
+    media_type: &str,
+    c: Communication,
+    participant_wrapup: Option<String>,
+    wrapup_names: &mut Vec<(String, String)>,
+) -> Session {
+    let wrapup = c.wrapup.and_then(|w| w.code(wrapup_names)).or(participant_wrapup);
     let segments = c
         .segments
         .into_iter()
@@ -341,7 +376,10 @@ pub fn from_analytics(body: &[u8]) -> Result<Enriched, String> {
             }
         })
         .collect();
-    Ok(Enriched { participants })
+    Ok(Enriched {
+        participants,
+        wrapup_names: Vec::new(),
+    })
 }
 
 #[cfg(test)]

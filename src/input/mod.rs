@@ -302,7 +302,11 @@ struct Counting<R> {
 }
 
 impl<R: Read> Read for Counting<R> {
+    /// A signal ends the input here, as if it ended: what was read so far is kept.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if crate::signal::pending().is_some() {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)

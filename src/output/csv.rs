@@ -1,5 +1,9 @@
 //! CSV output: one row per event, or one per conversation with `--summary`. The header is
 //! written even when there are no rows, so downstream tools always see the same columns.
+//! Event rows are written one at a time, straight to the output when a chunk is large.
+
+use std::collections::HashMap;
+use std::io::Write;
 
 use anyhow::Result;
 
@@ -9,7 +13,7 @@ use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
 
-pub const EVENT_COLUMNS: [&str; 19] = [
+pub const EVENT_COLUMNS: [&str; 22] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
@@ -21,12 +25,15 @@ pub const EVENT_COLUMNS: [&str; 19] = [
     "event_type",
     "media_type",
     "participant_id",
+    "participant_purpose",
+    "participant_name",
     "session_id",
     "direction",
     "queue_id",
     "user_id",
     "disconnect_type",
     "wrapup_code",
+    "wrapup_name",
     "source",
     "enrichment_status",
 ];
@@ -55,7 +62,7 @@ fn opt(syms: &Interner, s: Option<Sym>) -> String {
     s.map(|s| syms.to_string(s)).unwrap_or_default()
 }
 
-fn rows(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+fn rows<W: Write>(out: W) -> csv::Writer<W> {
     csv::WriterBuilder::new().has_headers(false).from_writer(out)
 }
 
@@ -69,9 +76,26 @@ impl Encoder for Events {
 
     fn chunk(
         &self,
-        _: bool,
+        first: bool,
         timelines: &mut dyn Iterator<Item = Timeline<'_>>,
         out: &mut Vec<u8>,
+    ) -> Result<()> {
+        self.stream(first, timelines, out)
+    }
+
+    /// Every row repeats the conversation's media list: a long list weighs on every event.
+    fn estimate(&self, t: &Timeline) -> usize {
+        let syms = t.syms();
+        let media: usize = t.media_types.iter().map(|&m| syms.to_string(m).len() + 1).sum();
+        t.event_count() * (300 + media)
+    }
+
+    /// Row by row: only the row being written is held.
+    fn stream(
+        &self,
+        _: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut dyn Write,
     ) -> Result<()> {
         let mut w = rows(out);
         for t in timelines {
@@ -80,7 +104,24 @@ impl Encoder for Events {
             let start = Millis(t.group.start).to_string();
             let media = joined(syms, &t.media_types);
             let flags = t.group.flags.joined("|");
+            let data = t.enrichment.data.as_ref();
+            let wrapup_name = |code: &str| data.and_then(|d| d.wrapup_name(code)).unwrap_or_default();
+            // Who each participant is (purpose, name), as the timeline's participants say.
+            let who: HashMap<&str, (&str, &str)> = t
+                .participants
+                .iter()
+                .map(|p| {
+                    let who = (
+                        p.purpose.as_deref().unwrap_or_default(),
+                        p.name.as_deref().unwrap_or_default(),
+                    );
+                    (p.participant_id.as_str(), who)
+                })
+                .collect();
             for e in t.events() {
+                let participant = opt(syms, e.participant);
+                let (purpose, name) = who.get(participant.as_str()).copied().unwrap_or_default();
+                let wrapup = opt(syms, e.wrapup);
                 w.write_record([
                     conversation.as_str(),
                     &start,
@@ -95,13 +136,16 @@ impl Encoder for Events {
                     &e.lag.ms(e.time).map(|l| l.to_string()).unwrap_or_default(),
                     &syms.to_string(e.kind),
                     &opt(syms, e.media),
-                    &opt(syms, e.participant),
+                    &participant,
+                    purpose,
+                    name,
                     &opt(syms, e.session),
                     &opt(syms, e.direction),
                     &opt(syms, e.queue),
                     &opt(syms, e.user),
                     &opt(syms, e.disconnect),
-                    &opt(syms, e.wrapup),
+                    &wrapup,
+                    wrapup_name(&wrapup),
                     &t.source(e),
                     t.enrichment.status.name(),
                 ])?;

@@ -2,7 +2,9 @@
 //!
 //! Timelines are encoded in chunks on every core and written in their final order, so the
 //! output is byte-identical whatever the thread count. Each format only says how to encode a
-//! chunk of timelines, and what comes before and after them.
+//! chunk of timelines, and what comes before and after them. A chunk whose encoding would be
+//! too large to hold (one conversation of 100,000 events, each CSV row repeating its long
+//! media list) is streamed instead: encoded in order, straight into the output.
 
 mod csv;
 mod html;
@@ -11,6 +13,7 @@ mod table;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::iter::once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
@@ -39,6 +42,20 @@ pub enum Format {
     Html,
 }
 
+impl Format {
+    /// The format a file name implies: `.html`, `.csv`, `.json`, `.ndjson` or `.jsonl`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "html" | "htm" => Format::Html,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            _ => return None,
+        })
+    }
+}
+
 /// What the run knows besides the timelines, for formats that show it (html).
 pub struct Run<'a> {
     pub inputs: usize,
@@ -62,6 +79,26 @@ pub(crate) trait Encoder: Sync {
         timelines: &mut dyn Iterator<Item = Timeline<'_>>,
         out: &mut Vec<u8>,
     ) -> Result<()>;
+    /// About how many bytes `t` encodes to, to decide whether its chunk is held or streamed.
+    fn estimate(&self, t: &Timeline) -> usize {
+        t.event_count() * BYTES_PER_EVENT
+    }
+    /// Writes timelines straight to `out`, as [`Encoder::chunk`] would encode them: one
+    /// timeline held at a time (an encoder that can do better streams within one).
+    fn stream(
+        &self,
+        first: bool,
+        timelines: &mut dyn Iterator<Item = Timeline<'_>>,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        for (k, t) in timelines.enumerate() {
+            buf.clear();
+            self.chunk(first && k == 0, &mut once(t), &mut buf)?;
+            out.write_all(&buf)?;
+        }
+        Ok(())
+    }
     fn footer(&self, _out: &mut Vec<u8>) -> Result<()> {
         Ok(())
     }
@@ -81,6 +118,18 @@ fn encoder(format: Format, summary: bool, colour: bool, run: &Run) -> Result<Box
 /// Conversations encoded per chunk: large enough to amortise hand-offs, small enough to
 /// keep a few in flight.
 const CHUNK: usize = 256;
+
+/// About what an event takes in most formats.
+const BYTES_PER_EVENT: usize = 600;
+
+/// A chunk estimated larger than this is streamed rather than held (a few are in flight).
+const HELD: usize = 32 << 20;
+
+/// A chunk encoded by a worker, or left to the writer to stream.
+enum Encoded {
+    Held(Vec<u8>),
+    Streamed,
+}
 
 /// How to write: the format and its variations.
 #[derive(Clone, Copy, Debug)]
@@ -114,20 +163,25 @@ pub fn write<W: Write + ?Sized>(
     enc.header(&mut buf)?;
     out.write_all(&buf)?;
     let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
-    let encode = |i: usize| -> Result<Vec<u8>> {
-        // About 550 bytes an event: one allocation per chunk, not a series of doublings.
-        let events: usize = chunks[i].iter().map(|g| g.range.len()).sum();
-        let mut buf = Vec::with_capacity(4096 + events * 600);
+    let timelines = |i: usize| {
         let first = i * CHUNK;
-        let mut timelines = chunks[i]
+        chunks[i]
             .iter()
             .enumerate()
-            .map(|(k, g)| Timeline::build(c, g, &enrichment[first + k], summary));
-        enc.chunk(i == 0, &mut timelines, &mut buf)?;
-        Ok(buf)
+            .map(move |(k, g)| Timeline::build(c, g, &enrichment[first + k], summary))
+    };
+    let encode = |i: usize| -> Result<Encoded> {
+        let estimate: usize = timelines(i).map(|t| enc.estimate(&t)).sum();
+        if estimate > HELD {
+            return Ok(Encoded::Streamed);
+        }
+        // One allocation per chunk, not a series of doublings.
+        let mut buf = Vec::with_capacity(4096 + estimate);
+        enc.chunk(i == 0, &mut timelines(i), &mut buf)?;
+        Ok(Encoded::Held(buf))
     };
     let next = AtomicUsize::new(0);
-    let (tx, rx) = sync_channel::<(usize, Result<Vec<u8>>)>(threads.max(1) * 2);
+    let (tx, rx) = sync_channel::<(usize, Result<Encoded>)>(threads.max(1) * 2);
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..threads.max(1) {
             let tx = tx.clone();
@@ -150,7 +204,16 @@ pub fn write<W: Write + ?Sized>(
         for (i, encoded) in rx {
             pending.insert(i, encoded);
             while let Some(encoded) = pending.remove(&want) {
-                out.write_all(&encoded?)?;
+                match encoded? {
+                    Encoded::Held(buf) => out.write_all(&buf)?,
+                    Encoded::Streamed => enc.stream(want == 0, &mut timelines(want), &mut &mut *out)?,
+                }
+                // A signal stops the output after the chunk being written (the write itself
+                // may have waited on a slow reader); -o's temporary file is then removed by
+                // its owner.
+                if let Some(sig) = crate::signal::pending() {
+                    return Err(crate::signal::Stopped(sig).into());
+                }
                 want += 1;
             }
         }

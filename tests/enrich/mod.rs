@@ -9,7 +9,7 @@
 //! `--request-timeout-ms`, `--token-margin-ms`) and a high `--max-rpm`, so the whole suite takes
 //! seconds, not minutes.
 
-mod events;
+pub(crate) mod events;
 pub(crate) mod fake;
 mod resume;
 mod soak;
@@ -2237,7 +2237,7 @@ fn auth_check(fake: Option<&Fake>, env: &[(&str, &str)]) -> (i32, String, String
     )
 }
 
-const CREDENTIALS: [(&str, &str); 2] = [
+pub(crate) const CREDENTIALS: [(&str, &str); 2] = [
     ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
     ("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
 ];
@@ -2247,7 +2247,7 @@ fn auth_check_reports_region_token_and_both_sources() {
     let fake = Fake::start(FakeConfig::default());
     let (code, out, err) = auth_check(Some(&fake), &CREDENTIALS);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("API:          {}", fake.url)), "{out}");
+    assert!(out.contains(&format!("API:           {}", fake.url)), "{out}");
     assert!(
         out.lines()
             .any(|l| l.starts_with("token:") && l.contains("ok, valid for")),
@@ -2293,7 +2293,7 @@ fn auth_check_fails_without_credentials_or_with_a_refused_secret() {
     let (code, out, _) = auth_check(None, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("credentials:  none") && out.contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
+        out.contains("credentials:   none") && out.contains("GENESYSCLOUD_OAUTHCLIENT_ID"),
         "{out}"
     );
     let fake = Fake::start(FakeConfig::default());

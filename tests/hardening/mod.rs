@@ -117,17 +117,32 @@ fn gcorr(dir: &Path, args: &[&str]) -> Checked {
 #[track_caller]
 fn gcorr_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Checked {
     let out = tempdir();
-    let file = |name: &str| out.path().join(name).to_str().unwrap().to_owned();
-    let (stdout, stderr, report, result) = (
-        file("stdout"),
-        file("stderr"),
-        file("report.json"),
-        file("result.json"),
-    );
+    let report_path = out.path().join("report.json");
     let mut argv: Vec<&str> = args.to_vec();
-    argv.extend(["--report", &report]);
+    argv.extend(["--report", report_path.to_str().unwrap()]);
+    let (run, peak_mb, elapsed) = launch(dir, &argv, env);
+    let report: Value = serde_json::from_slice(&fs::read(&report_path).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no --report ({e}); exit {}; stderr:\n{}", run.code, run.stderr));
+    let checked = Checked {
+        run,
+        report,
+        peak_mb,
+        elapsed,
+    };
+    check_counts(&checked);
+    check_stderr(dir, &checked);
+    checked
+}
+
+/// Runs `gcorr ARGS` in `dir` from the [`launcher`] and checks that it ended by itself, without
+/// panicking; returns the run, gcorr's own peak memory in MB and how long it took.
+#[track_caller]
+pub(crate) fn launch(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, f64, Duration) {
+    let out = tempdir();
+    let file = |name: &str| out.path().join(name).to_str().unwrap().to_owned();
+    let (stdout, stderr, result) = (file("stdout"), file("stderr"), file("result.json"));
     let spec = json!({
-        "dir": dir, "args": argv, "env": env, "stdout": stdout, "stderr": stderr, "result": result,
+        "dir": dir, "args": args, "env": env, "stdout": stdout, "stderr": stderr, "result": result,
     });
     let spec_path = file("launch.json");
     write(Path::new(&spec_path), compact(&spec));
@@ -161,17 +176,7 @@ fn gcorr_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Checked {
         run.stderr
     );
     assert_ne!(run.code, 101, "gcorr panicked; stderr:\n{}", run.stderr);
-    let report: Value = serde_json::from_slice(&fs::read(&report).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no --report ({e}); exit {}; stderr:\n{}", run.code, run.stderr));
-    let checked = Checked {
-        run,
-        report,
-        peak_mb: outcome["peak_kb"].as_f64().unwrap() / 1024.0,
-        elapsed,
-    };
-    check_counts(&checked);
-    check_stderr(dir, &checked);
-    checked
+    (run, outcome["peak_kb"].as_f64().unwrap() / 1024.0, elapsed)
 }
 
 /// This very test binary: `/proc/self/exe` where there is one, which stays valid while cargo
@@ -332,7 +337,7 @@ fn summary_rows(stderr: &str) -> BTreeMap<String, u64> {
 }
 
 /// One `NAME:LINE: message` / `NAME@OFFSET: message` line per invalid record, NAME an input
-/// file, at most [`SHOWN`], then `gcorr: N more invalid records not shown`.
+/// file, at most [`SHOWN`], then `gcorr: N more invalid records not shown` (`record` for one).
 #[track_caller]
 fn check_stderr(dir: &Path, c: &Checked) {
     const SHOWN: u64 = 20;
@@ -343,16 +348,13 @@ fn check_stderr(dir: &Path, c: &Checked) {
         let name = input_named(d);
         assert!(dir.join(name).is_file(), "{d:?} names an input file");
     }
-    let more = c
-        .run
-        .stderr
-        .lines()
-        .find(|l| l.contains("more invalid records not shown"));
+    let more = c.run.stderr.lines().find(|l| l.contains("more invalid record"));
     if invalid > SHOWN {
         let n = group(invalid - SHOWN);
+        let records = if invalid - SHOWN == 1 { "record" } else { "records" };
         assert_eq!(
             more,
-            Some(format!("gcorr: {n} more invalid records not shown").as_str())
+            Some(format!("gcorr: {n} more invalid {records} not shown").as_str())
         );
     } else {
         assert_eq!(more, None);

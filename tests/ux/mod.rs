@@ -381,7 +381,8 @@ fn man_page_is_roff_for_gcorr_and_its_subcommands() {
             "gcorr-completions",
             "gcorr-man",
             "gcorr-auth",
-            "gcorr-auth-check"
+            "gcorr-auth-check",
+            "gcorr-receive"
         ]
     );
     assert!(page.contains("correlate"));
@@ -446,7 +447,10 @@ fn help_lists_the_subcommands() {
         .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(commands, ["correlate", "completions", "man", "auth", "help"]);
+    assert_eq!(
+        commands,
+        ["correlate", "completions", "man", "auth", "receive", "help"]
+    );
     let formats = run(&["correlate", "--help"]).ok();
     assert!(formats.text().contains("table"), "--format table is documented");
 }
