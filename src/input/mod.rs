@@ -243,9 +243,54 @@ pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> 
     let raw: Box<dyn Read + Send> = match (&src.file, &src.path) {
         (Some(f), _) => Box::new(Shared(f.clone())),
         (None, None) => Box::new(io::stdin()),
-        (None, Some(p)) => Box::new(File::open(p).context("cannot open")?),
+        (None, Some(p)) => open_file(p).context("cannot open")?,
     };
     decode(Box::new(Counting { inner: raw, read }))
+}
+
+/// Opens a regular file. One that a writer holds an exclusive lock on (the segment
+/// `gcorr receive` is appending to) is read up to its last complete line, as it was when
+/// opened: the line being written is not an event yet, and not an invalid record either.
+fn open_file(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    let file = File::open(path)?;
+    Ok(match complete_lines(&file)? {
+        Some(len) => Box::new(file.take(len)),
+        None => Box::new(file),
+    })
+}
+
+/// The length up to the last newline of a file a writer holds locked; `None` when no one does.
+#[cfg(unix)]
+fn complete_lines(file: &File) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    use std::os::unix::io::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: flock on a descriptor this function borrows; it touches no memory.
+    if unsafe { libc::flock(fd, libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+        // SAFETY: as above.
+        unsafe { libc::flock(fd, libc::LOCK_UN) };
+        return Ok(None);
+    }
+    if io::Error::last_os_error().raw_os_error() != Some(libc::EWOULDBLOCK) {
+        return Ok(None);
+    }
+    let mut end = file.metadata()?.len();
+    let mut buf = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = memchr::memrchr(b'\n', chunk) {
+            return Ok(Some(start + i as u64 + 1));
+        }
+        end = start;
+    }
+    Ok(Some(0))
+}
+
+#[cfg(not(unix))]
+fn complete_lines(_: &File) -> io::Result<Option<u64>> {
+    Ok(None)
 }
 
 /// Wraps a raw stream: decompressed when it starts with gzip's magic bytes (one or several

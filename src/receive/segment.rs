@@ -42,6 +42,7 @@ pub fn create(dir: &Path, path: &Path) -> io::Result<File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(path)?;
+    lock(&file)?;
     let mut d = parent;
     loop {
         sync_dir(d)?;
@@ -54,6 +55,24 @@ pub fn create(dir: &Path, path: &Path) -> io::Result<File> {
         }
     }
     Ok(file)
+}
+
+/// Holds an exclusive lock on the open segment for as long as it is open: `gcorr correlate`
+/// then reads it only up to its last complete line (see `input::open`), never a line in the
+/// middle of its write. Closing the file releases it.
+#[cfg(unix)]
+fn lock(file: &File) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a descriptor this function borrows; it touches no memory.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn lock(_: &File) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -952,3 +952,39 @@ fn receive_holds_connections_beyond_max_connections_until_one_closes() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(ids(&spooled(&out)), ids(&[event(1), event(2)]));
 }
+
+/// `gcorr correlate DIR` while the receiver runs reads the segment being appended to up to its
+/// last complete line: a line in the middle of its write is neither an event nor an invalid
+/// record. Once the receiver has closed the segment, the same bytes are a truncated record.
+#[test]
+fn correlate_reads_an_open_segment_up_to_its_last_complete_line() {
+    let dir = tempdir();
+    let out = dir.path().join("spool");
+    let r = Receiver::start(&out, &["--no-compress"]);
+    let c = client();
+    runtime().block_on(async {
+        for n in 0..3 {
+            let a = post(&c, &r.url("/events"), &[KEY], compact(&event(n))).await;
+            assert_eq!(a.status, 200);
+        }
+    });
+    let open = segments(&out);
+    assert_eq!(open.len(), 1, "{open:?}");
+    // The start of a line whose write is under way.
+    let mut file = fs::OpenOptions::new().append(true).open(&open[0]).unwrap();
+    file.write_all(&compact(&event(3)).as_bytes()[..120]).unwrap();
+    let while_open = run_in(&out, &["correlate", "."]).ok();
+    let got: BTreeSet<String> = while_open
+        .timelines()
+        .iter()
+        .flat_map(|t| t["events"].as_array().unwrap().clone())
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, ids(&[event(0), event(1), event(2)]));
+    assert_eq!(while_open.summary().invalid, 0, "{}", while_open.stderr);
+
+    let (code, stderr) = r.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let closed = run_in(&out, &["correlate", "."]).code(3);
+    assert_eq!(closed.summary().invalid, 1, "{}", closed.stderr);
+}
