@@ -13,6 +13,7 @@ use clap_complete::Shell;
 use crate::api::config::ApiArgs;
 use crate::api::{Settings, Source, fetch, http};
 use crate::correlate::Filter;
+use crate::findings::{Flag, Flags, Thresholds};
 use crate::ids::Atom;
 use crate::output::Format;
 use crate::receive::config::ReceiveArgs;
@@ -31,6 +32,8 @@ Examples:
   gcorr correlate dump/ --format csv --summary      one CSV row per conversation
   gcorr correlate dump/ --format table              one aligned line per conversation, to read
   gcorr correlate dump/ --format html -o out.html   a report to open in a browser (swimlanes)
+  gcorr correlate dump/ --flag no_end --flag error_disconnect --format table
+  gcorr correlate dump/ --format html -o out.html --report run.json   charts, findings, flags
   gcorr correlate dump/ | jq -c 'select(.media_types == [\"voice\",\"callback\"])'
 
 Exit status: 0 ok, 1 fatal error (nothing written), 2 usage error, 3 done but some records were
@@ -208,6 +211,27 @@ pub struct CorrelateArgs {
     /// (comma-separated: voice,callback,chat,email,message,...).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub media: Vec<String>,
+    /// Keep only conversations with this flag (repeatable; any of them): abandoned, duplicates,
+    /// error_disconnect, gap, late_delivery, multi_media, no_end, transferred.
+    #[arg(long = "flag", value_name = "NAME", help_heading = "Findings")]
+    pub flags: Vec<String>,
+    /// An event delivered (envelope `time`) more than this after its time is late: the
+    /// late_delivery flag and finding (500ms, 90s, 15m, 2h).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        help_heading = "Findings"
+    )]
+    pub late_threshold: String,
+    /// Two consecutive events of a conversation further apart than this flag it `gap`.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15m",
+        help_heading = "Findings"
+    )]
+    pub gap: String,
     /// Never touch the network: enrich from --cache-dir alone, or not at all.
     #[arg(long, help_heading = "Genesys Cloud API")]
     pub offline: bool,
@@ -234,8 +258,9 @@ pub struct CorrelateArgs {
     pub api: ApiArgs,
     #[command(flatten)]
     pub archive: ArchiveArgs,
-    /// Write the run's figures (the summary's numbers) to FILE as JSON (atomically, along with
-    /// -o: a report that cannot be written leaves -o as it was).
+    /// Write the run's figures (the summary's numbers, the minute series and the findings) to
+    /// FILE as JSON (atomically, along with -o: a report that cannot be written leaves -o as it
+    /// was).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Base of the full-jitter backoff between retries, in ms.
@@ -267,6 +292,7 @@ pub struct Config {
     pub strict: bool,
     pub digest: bool,
     pub filter: Filter,
+    pub thresholds: Thresholds,
     pub threads: usize,
     pub verbose: u8,
     pub quiet: bool,
@@ -306,6 +332,25 @@ impl Config {
             .filter(|m| !m.is_empty())
             .map(vocab::media)
             .collect();
+        let flags = args
+            .flags
+            .iter()
+            .flat_map(|f| f.split(','))
+            .map(|name| {
+                Flag::parse(name).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--flag {name:?} is not a flag; the flags are: {}",
+                        Flag::vocabulary()
+                    )
+                })
+            })
+            .collect::<Result<Flags>>()?;
+        let duration =
+            |flag: &str, value: &str| time::parse_duration(value).map_err(|e| anyhow::anyhow!("{flag}: {e}"));
+        let thresholds = Thresholds {
+            late_ms: duration("--late-threshold", &args.late_threshold)?,
+            gap_ms: duration("--gap", &args.gap)?,
+        };
         let threads = match args.threads {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -353,7 +398,9 @@ impl Config {
                 clip: args.clip,
                 conversations: args.conversations.iter().map(|c| Atom::id(c.trim())).collect(),
                 media,
+                flags,
             },
+            thresholds,
             threads,
             verbose,
             quiet,
@@ -413,16 +460,8 @@ pub struct ArchiveArgs {
 
 impl ArchiveArgs {
     fn plan(&self, since: Option<i64>, until: Option<i64>, quiet: bool) -> Result<input::Plan> {
-        let duration = |flag: &str, text: &str| -> Result<i64> {
-            let d: jiff::SignedDuration = text
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--{flag} {text}: not a duration (30m, 1h, 2h30m)"))?;
-            if d.is_negative() {
-                bail!("--{flag} {text}: must not be negative");
-            }
-            Ok(d.as_millis().try_into().unwrap_or(i64::MAX))
-        };
+        let duration =
+            |flag: &str, text: &str| time::parse_margin(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
         let context = duration("context", &self.context)?;
         let late = duration("late", &self.late)?;
         let tz = jiff::tz::TimeZone::get(&self.key_timezone)
@@ -548,7 +587,7 @@ mod tests {
                 "--context",
                 "90m",
                 "--late",
-                "2h 30m",
+                "150m",
                 "--key-timezone",
                 "Europe/Berlin"
             ])
@@ -557,6 +596,7 @@ mod tests {
         for bad in [
             &["--context", "soon"][..],
             &["--late", "-1h"],
+            &["--late", "2h 30m"],
             &["--key-timezone", "Mars/Base"],
             &["--s3-endpoint", "http://minio.example"],
             &["--s3-concurrency", "0"],
@@ -564,5 +604,33 @@ mod tests {
             assert!(ok(bad).is_err(), "{bad:?}");
         }
         assert!(ok(&["--s3-endpoint", "http://minio.example", "--allow-http"]).is_ok());
+    }
+
+    #[test]
+    fn validates_findings_options() {
+        let c = config(&[
+            "gcorr",
+            "correlate",
+            "--flag",
+            "gap",
+            "--flag",
+            "no_end",
+            "--gap",
+            "5m",
+        ])
+        .unwrap();
+        assert_eq!(c.filter.flags, [Flag::Gap, Flag::NoEnd].into_iter().collect());
+        assert_eq!(
+            c.thresholds,
+            Thresholds {
+                late_ms: 60_000,
+                gap_ms: 300_000
+            }
+        );
+        let e = config(&["gcorr", "correlate", "--flag", "late"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("late_delivery") && e.contains("transferred"), "{e}");
+        assert!(config(&["gcorr", "correlate", "--late-threshold", "soon"]).is_err());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`Store::add`] takes events in input order, drops the ones already seen (by event id, and
 //! with `--dedup content` by the digest of their `detail`) and keeps the rest in a compact
-//! form (80 bytes an event, ids interned). For each kept id it remembers which event holds
+//! form (80 bytes an event, ids interned, the input, position and abandoned mark packed in one
+//! word). For each kept id it remembers which event holds
 //! it and a 32-bit digest of its content, so that an id seen again with other content is told
 //! apart from a re-delivery (a *conflicting* duplicate), and every duplicate is counted in the
 //! timeline of the event kept for its id — the conversation the id was first seen in — so
@@ -18,6 +19,8 @@ use std::ops::Range;
 use rustc_hash::FxHashMap;
 
 use crate::event::ParsedEvent;
+use crate::event::lag::Lag;
+use crate::findings::Flags;
 use crate::ids::{Atom, U128};
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
@@ -36,6 +39,8 @@ pub struct Filter {
     pub clip: bool,
     pub conversations: Vec<Atom>,
     pub media: Vec<Atom>,
+    /// `--flag`: conversations with any of these flags (none: all).
+    pub flags: Flags,
 }
 
 impl Filter {
@@ -51,7 +56,9 @@ impl Filter {
 
     /// Whether some conversations may be left out after grouping.
     fn selects(&self) -> bool {
-        !self.media.is_empty() || (!self.clip && (self.since.is_some() || self.until.is_some()))
+        !self.media.is_empty()
+            || !self.flags.is_empty()
+            || (!self.clip && (self.since.is_some() || self.until.is_some()))
     }
 }
 
@@ -75,9 +82,11 @@ impl EventId {
 #[derive(Clone, Debug)]
 pub struct Event {
     pub time: i64,
-    pos: u64,
+    /// The input, the position in it, and two marks: see [`Event::pos`].
+    place: u64,
     pub id: EventId,
-    pub input: u32,
+    /// `delivered − time`.
+    pub lag: Lag,
     /// Index into [`Store::conversations`].
     pub conversation: u32,
     pub kind: Sym,
@@ -91,15 +100,44 @@ pub struct Event {
     pub wrapup: Option<Sym>,
 }
 
+// `place`: bit 63 says the position is a byte offset (not a line), bit 62 marks an abandoned
+// `acd.end`, bits 38..62 hold the input, bits 0..38 the position (256 Gi lines or bytes of one
+// input; larger ones stop there).
 const OFFSET_FLAG: u64 = 1 << 63;
+const ABANDONED_FLAG: u64 = 1 << 62;
+const POS_BITS: u32 = 38;
+const POS_MASK: u64 = (1 << POS_BITS) - 1;
+const INPUT_MASK: u64 = (1 << (62 - POS_BITS)) - 1;
 
 impl Event {
     pub fn pos(&self) -> Pos {
-        if self.pos & OFFSET_FLAG != 0 {
-            Pos::Offset(self.pos & !OFFSET_FLAG)
+        let at = self.place & POS_MASK;
+        if self.place & OFFSET_FLAG != 0 {
+            Pos::Offset(at)
         } else {
-            Pos::Line(self.pos)
+            Pos::Line(at)
         }
+    }
+
+    /// Index into [`Store::inputs`].
+    pub fn input(&self) -> u32 {
+        ((self.place >> POS_BITS) & INPUT_MASK) as u32
+    }
+
+    /// An `acd.end` whose outcome is `ABANDON`.
+    pub fn abandoned(&self) -> bool {
+        self.place & ABANDONED_FLAG != 0
+    }
+
+    fn place(input: u32, pos: Pos, abandoned: bool) -> u64 {
+        let (at, flag) = match pos {
+            Pos::Line(l) => (l, 0),
+            Pos::Offset(o) => (o, OFFSET_FLAG),
+        };
+        debug_assert!(u64::from(input) <= INPUT_MASK, "input {input}");
+        flag | if abandoned { ABANDONED_FLAG } else { 0 }
+            | (u64::from(input) & INPUT_MASK) << POS_BITS
+            | at.min(POS_MASK)
     }
 }
 
@@ -157,6 +195,9 @@ pub struct Store {
     pub syms: Interner,
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
+    /// Each duplicate dropped: the conversation it is counted in and the UTC minute of the
+    /// event kept for its id (for the minute series).
+    pub duplicate_minutes: Vec<(u32, u32)>,
     conversation_index: FxHashMap<Sym, u32>,
     seen_uuids: FxHashMap<U128, Seen>,
     seen_texts: FxHashMap<Sym, Seen>,
@@ -218,12 +259,9 @@ impl Store {
         let mut opt = |a: &Option<Atom>| a.as_ref().map(|a| syms.sym(a));
         let event = Event {
             time: e.time,
-            pos: match pos {
-                Pos::Line(l) => l,
-                Pos::Offset(o) => o | OFFSET_FLAG,
-            },
+            place: Event::place(input, pos, e.abandoned),
             id,
-            input,
+            lag: Lag::new(e.time, e.delivered),
             conversation,
             media: opt(&e.media),
             participant: opt(&e.participant),
@@ -257,12 +295,15 @@ impl Store {
         let kept = &self.events[first.event as usize];
         let conflict = first.fingerprint != fingerprint;
         self.conversations[kept.conversation as usize].duplicates += 1;
+        // Times are at most year 9999: their minute fits 32 bits.
+        let minute = kept.time.div_euclid(60_000) as u32;
+        self.duplicate_minutes.push((kept.conversation, minute));
         let d = self.dropped.entry((kept.conversation, input)).or_default();
         d.duplicates += 1;
         if conflict {
             d.conflicting += 1;
             Added::Conflicting {
-                input: kept.input,
+                input: kept.input(),
                 pos: kept.pos(),
             }
         } else {
@@ -286,6 +327,7 @@ impl Store {
             + self.seen_content.capacity() * 25
             + self.dropped.capacity() * 17
             + self.conversation_index.capacity() * 9
+            + self.duplicate_minutes.capacity() * 8
             + self.conversations.capacity() * std::mem::size_of::<Conversation>()
             + self.syms.heap_bytes();
         held as f64 / n
@@ -322,6 +364,7 @@ impl Store {
                 slice.sort_by_key(|&i| events[i as usize].time);
                 Group {
                     conversation: c as u32,
+                    flags: Flags::default(),
                     start: events[slice[0] as usize].time,
                     end: events[slice[slice.len() - 1] as usize].time,
                     range,
@@ -349,6 +392,8 @@ impl Store {
 #[derive(Clone, Debug)]
 pub struct Group {
     pub conversation: u32,
+    /// Set by [`crate::findings::flag`].
+    pub flags: Flags,
     pub start: i64,
     pub end: i64,
     pub range: Range<usize>,
@@ -395,11 +440,12 @@ impl Correlation {
             let in_window = filter.clip || events.clone().any(|e| filter.in_window(e.time));
             let used_media =
                 filter.media.is_empty() || events.any(|e| e.media.is_some_and(|m| media.contains(&m)));
-            let selected = in_window && used_media;
+            let flagged = filter.flags.is_empty() || g.flags.intersects(filter.flags);
+            let selected = in_window && used_media && flagged;
             if !selected {
                 left_out[g.conversation as usize] = true;
                 for &i in &order[g.range.clone()] {
-                    let input = store.events[i as usize].input as usize;
+                    let input = store.events[i as usize].input() as usize;
                     out[input].kept += 1;
                 }
             }
@@ -445,6 +491,8 @@ mod tests {
             user: None,
             disconnect: None,
             wrapup: None,
+            delivered: None,
+            abandoned: false,
             content: None,
             fingerprint: 0,
         }
@@ -507,6 +555,21 @@ mod tests {
         let c = s.finish();
         assert_eq!(timelines(&c)[0].1, [id]);
         assert_eq!(c.store.events[0].pos(), Pos::Offset(7));
+    }
+
+    #[test]
+    fn input_position_and_mark_share_a_word() {
+        let mut s = Store::default();
+        let mut e = ev("e1", "a", 1);
+        e.abandoned = true;
+        s.add(&e, 70_000, Pos::Line((1 << 38) - 1));
+        s.add(&ev("e2", "a", 1), 3, Pos::Offset(12));
+        let [a, b] = &s.events[..] else { panic!() };
+        assert_eq!(
+            (a.input(), a.pos(), a.abandoned()),
+            (70_000, Pos::Line((1 << 38) - 1), true)
+        );
+        assert_eq!((b.input(), b.pos(), b.abandoned()), (3, Pos::Offset(12), false));
     }
 
     #[test]

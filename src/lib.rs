@@ -9,6 +9,7 @@ pub mod cli;
 pub mod correlate;
 pub mod dest;
 pub mod event;
+pub mod findings;
 pub mod ids;
 pub mod input;
 pub mod intern;
@@ -184,7 +185,16 @@ fn correlate(cfg: &Config) -> Result<Exit> {
     let read_time = started.elapsed();
     let bytes_per_event = store.bytes_per_event();
     let mut correlation = store.finish();
+    let sorted = started.elapsed();
+    // Flags first: --flag selects by them, with the other filters.
+    findings::flag(&mut correlation, &cfg.thresholds, cfg.threads);
     counts.unselect(&correlation.select(&cfg.filter));
+    let flagged = started.elapsed();
+    let analysis = if !cfg.quiet || cfg.report.is_some() || cfg.format == output::Format::Html {
+        findings::Analysis::new(&correlation, &cfg.thresholds)
+    } else {
+        findings::Analysis::default()
+    };
     let grouped = started.elapsed();
 
     let (enrichment, figures, signal) = enrich(cfg, &correlation, interrupted.is_some())?;
@@ -202,6 +212,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
         counts: &counts,
         conversations: correlation.groups.len(),
         enrichment: figures.as_ref(),
+        analysis: &analysis,
     };
     let write = |w: &mut dyn Write| output::write(&opts, &run, w, &correlation, &enrichment);
     let staged = match write_timelines(cfg, write)? {
@@ -227,9 +238,11 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             );
         }
         eprintln!(
-            "gcorr: read {:.2} s, group {:.2} s, write {:.2} s; ~{bytes_per_event:.0} bytes held per unique event",
+            "gcorr: read {:.2} s, group {:.2} s (flags {:.2} s, findings {:.2} s), write {:.2} s; ~{bytes_per_event:.0} bytes held per unique event",
             read_time.as_secs_f64(),
             (grouped - read_time).as_secs_f64(),
+            (flagged - sorted).as_secs_f64(),
+            (grouped - flagged).as_secs_f64(),
             (elapsed - enriched).as_secs_f64()
         );
         if figures.is_some() {
@@ -244,6 +257,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
             elapsed,
             read: read_time,
             enrichment: figures.as_ref(),
+            findings: &analysis.findings,
         };
         summary.print(&mut io::stderr().lock())?;
     }
@@ -257,6 +271,7 @@ fn correlate(cfg: &Config) -> Result<Exit> {
                 correlation.groups.len(),
                 elapsed,
                 figures.as_ref(),
+                &analysis,
             );
             let staged = dest::stage(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?));
             match (staged, &cfg.output) {

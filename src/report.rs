@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::api::Figures;
 use crate::correlate::Unselected;
+use crate::findings::{Analysis, Finding};
 use crate::input::framing::Pos;
 use crate::input::prune::Pruned;
 
@@ -207,6 +208,8 @@ pub struct Summary<'a> {
     /// The read phase, which the throughput is over.
     pub read: Duration,
     pub enrichment: Option<&'a Figures>,
+    /// Printed last, one line each.
+    pub findings: &'a [Finding],
 }
 
 impl Summary<'_> {
@@ -273,6 +276,9 @@ impl Summary<'_> {
                 )?;
             }
         }
+        for f in self.findings {
+            writeln!(w, "gcorr: finding: {}", f.message)?;
+        }
         Ok(())
     }
 }
@@ -324,6 +330,9 @@ pub struct Report<'a> {
     pub failed_inputs: Vec<String>,
     pub elapsed_ms: u128,
     pub enrichment: Option<&'a Figures>,
+    /// The late threshold, the minute series and the findings.
+    #[serde(flatten)]
+    pub analysis: &'a Analysis,
 }
 
 impl<'a> Report<'a> {
@@ -333,6 +342,7 @@ impl<'a> Report<'a> {
         conversations: usize,
         elapsed: Duration,
         enrichment: Option<&'a Figures>,
+        analysis: &'a Analysis,
     ) -> Report<'a> {
         Report {
             totals: Totals::new(inputs, counts, conversations),
@@ -341,6 +351,7 @@ impl<'a> Report<'a> {
             failed_inputs: counts.failed_inputs.clone(),
             elapsed_ms: elapsed.as_millis(),
             enrichment,
+            analysis,
         }
     }
 }

@@ -148,7 +148,7 @@ impl<'a> Timeline<'a> {
 
     /// Where `e` was read, in parts: the input's name, `:` and a line or `@` and an offset.
     pub fn origin(&self, e: &Event) -> (&'a str, char, u64) {
-        let file = &self.correlation.store.inputs[e.input as usize];
+        let file = &self.correlation.store.inputs[e.input() as usize];
         match e.pos() {
             Pos::Line(l) => (file, ':', l),
             Pos::Offset(o) => (file, '@', o),

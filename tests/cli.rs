@@ -6,6 +6,8 @@
 mod durable;
 #[path = "enrich/mod.rs"]
 mod enrich;
+#[path = "findings/mod.rs"]
+mod findings;
 #[path = "hardening/mod.rs"]
 mod hardening;
 #[path = "lifecycle/mod.rs"]
@@ -49,9 +51,11 @@ const AGENT_3: &str = "456972f6-0156-48ff-b726-ac8e91caa023";
 /// 2026-03-02T10:00:00Z, the base time of generated events.
 const T0: i64 = 1_772_445_600_000;
 
-const EVENT_KEYS: [&str; 12] = [
+const EVENT_KEYS: [&str; 14] = [
     "event_id",
     "time",
+    "delivered",
+    "lag_ms",
     "event_type",
     "media_type",
     "participant_id",
@@ -64,12 +68,15 @@ const EVENT_KEYS: [&str; 12] = [
     "source",
 ];
 
-const CSV_EVENT_COLUMNS: [&str; 19] = [
+const CSV_EVENT_COLUMNS: [&str; 22] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
+    "flags",
     "event_id",
     "time",
+    "delivered",
+    "lag_ms",
     "event_type",
     "media_type",
     "participant_id",
@@ -86,7 +93,7 @@ const CSV_EVENT_COLUMNS: [&str; 19] = [
     "enrichment_status",
 ];
 
-const CSV_CONVERSATION_COLUMNS: [&str; 10] = [
+const CSV_CONVERSATION_COLUMNS: [&str; 11] = [
     "conversation_id",
     "start",
     "end",
@@ -95,6 +102,7 @@ const CSV_CONVERSATION_COLUMNS: [&str; 10] = [
     "handoffs",
     "event_count",
     "duplicates_dropped",
+    "flags",
     "participants",
     "enrichment_status",
 ];
@@ -408,6 +416,7 @@ fn check_contract(t: &Value) {
         "handoffs",
         "event_count",
         "duplicates_dropped",
+        "flags",
         "participants",
         "enrichment",
     ] {
@@ -419,6 +428,11 @@ fn check_contract(t: &Value) {
     assert_eq!(t["duration_ms"].as_i64(), Some(end - start));
     assert!(t["event_count"].as_u64().unwrap() >= 1);
     assert!(t["duplicates_dropped"].is_u64());
+    let flags = strings(&t["flags"]);
+    assert!(
+        flags.windows(2).all(|w| w[0] < w[1]),
+        "flags are sorted and distinct: {flags:?}"
+    );
     assert_eq!(t["enrichment"]["status"], "skipped");
     assert_eq!(t["enrichment"]["attempts"], 0);
     let media = strings(&t["media_types"]);
@@ -464,11 +478,12 @@ fn check_contract(t: &Value) {
         }
         for key in EVENT_KEYS
             .iter()
-            .filter(|k| !["time", "event_id", "event_type", "source"].contains(k))
+            .filter(|k| !["time", "lag_ms", "event_id", "event_type", "source"].contains(k))
         {
             assert!(e[key].is_string() || e[key].is_null(), "{key}: {e}");
         }
         assert!(e["event_id"].is_string() && e["event_type"].is_string() && e["source"].is_string());
+        assert!(e["lag_ms"].is_i64() || e["lag_ms"].is_null(), "{e}");
         let time = millis(&e["time"]);
         assert!(time >= last, "events are in time order");
         last = time;
@@ -788,7 +803,13 @@ fn flat_shape() {
     let r = run_in(&messy(), &["correlate", "flat.ndjson"]).ok();
     assert!(r.diagnostics().is_empty(), "{}", r.stderr);
     let ts = r.timelines();
-    assert_eq!(without_sources(&ts), without_sources(&[baseline_of(D)]));
+    // The flat shape has no envelope: no delivery time, no lag.
+    let mut baseline = without_sources(&[baseline_of(D)]);
+    for e in baseline[0]["events"].as_array_mut().unwrap() {
+        e["delivered"] = Value::Null;
+        e["lag_ms"] = Value::Null;
+    }
+    assert_eq!(without_sources(&ts), baseline);
     check_sources(
         &ts,
         "flat.ndjson:",
@@ -1209,6 +1230,7 @@ fn duplicates_across_files_keep_the_first_file() {
             .map(|t| {
                 let mut t = t.clone();
                 t.as_object_mut().unwrap().remove("duplicates_dropped");
+                t.as_object_mut().unwrap().remove("flags");
                 t
             })
             .collect::<Vec<_>>(),
@@ -1217,6 +1239,7 @@ fn duplicates_across_files_keep_the_first_file() {
             .map(|t| {
                 let mut t = t.clone();
                 t.as_object_mut().unwrap().remove("duplicates_dropped");
+                t.as_object_mut().unwrap().remove("flags");
                 t
             })
             .collect::<Vec<_>>()
@@ -2095,7 +2118,10 @@ fn json_array_format() {
 }
 
 fn or_empty(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_owned()
+    match v {
+        Value::Number(n) => n.to_string(),
+        _ => v.as_str().unwrap_or("").to_owned(),
+    }
 }
 
 #[track_caller]
@@ -2110,6 +2136,7 @@ fn check_csv_events(csv_rows: &[BTreeMap<String, String>], ts: &[Value]) {
                 row["conversation_media_types"],
                 strings(&t["media_types"]).join("|")
             );
+            assert_eq!(row["flags"], strings(&t["flags"]).join("|"));
             for key in EVENT_KEYS {
                 assert_eq!(row[key], or_empty(&e[key]), "{key}");
             }

@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 use crate::ids::Atom;
 use crate::{time, vocab};
 
+pub mod lag;
 mod walk;
 
 /// One conversation event, normalised, owning nothing of the record it came from.
@@ -37,6 +38,11 @@ pub struct ParsedEvent {
     pub user: Option<Atom>,
     pub disconnect: Option<Atom>,
     pub wrapup: Option<Atom>,
+    /// When EventBridge put the event on the bus (the envelope's `time`), epoch milliseconds;
+    /// `None` in the flat shape.
+    pub delivered: Option<i64>,
+    /// An `acd.end` whose `acdOutcome` is `ABANDON`.
+    pub abandoned: bool,
     /// A 128-bit digest of the whole `detail` (or flat record), for `--dedup content`.
     pub content: Option<u128>,
     /// A digest of everything above but the event id: what a re-delivery repeats exactly, and
@@ -49,7 +55,9 @@ pub struct ParsedEvent {
 /// keys reordered, escaped) matches, while any difference a timeline would show does not.
 pub fn fingerprint(e: &ParsedEvent) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
+    // Not the delivery time: a re-delivery is delivered again, later, with the same content.
     e.time.hash(&mut h);
+    e.abandoned.hash(&mut h);
     let atoms = [
         Some(&e.conversation),
         Some(&e.kind),
@@ -210,6 +218,8 @@ struct Body<'a> {
     disconnect_type: Str<'a>,
     #[serde(borrow, default)]
     wrapup_code: Str<'a>,
+    #[serde(borrow, default)]
+    acd_outcome: Str<'a>,
 }
 
 fn normalise<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
@@ -263,10 +273,13 @@ fn normalise_envelope<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) ->
             (kind, q, u)
         }
     };
+    // Optional metadata: an unreadable envelope time costs the lag, not the event.
+    let delivered = rec.time.text().and_then(time::parse_rfc3339);
     finish(FinishArgs {
         id: rec.id.text(),
         conversation,
         time,
+        delivered,
         kind,
         media: body.media_type.text(),
         body: &body,
@@ -291,6 +304,7 @@ fn normalise_flat<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Res
         id: rec.event_id.text(),
         conversation: rec.conversation_id.text().or(body.conversation_id.text()),
         time,
+        delivered: None,
         kind,
         media: rec.channel.text().or(body.media_type.text()),
         queue: body.queue_id.id(),
@@ -304,6 +318,7 @@ struct FinishArgs<'r> {
     id: Option<&'r str>,
     conversation: Option<&'r str>,
     time: i64,
+    delivered: Option<i64>,
     kind: Atom,
     media: Option<&'r str>,
     body: &'r Body<'r>,
@@ -319,6 +334,11 @@ fn finish(a: FinishArgs<'_>) -> Result<Parsed, String> {
         .filter(|s| !s.is_empty())
         .ok_or("missing conversation id")?;
     let body = a.body;
+    let abandoned = body
+        .acd_outcome
+        .text()
+        .is_some_and(|o| o.eq_ignore_ascii_case("abandon"))
+        && a.kind.as_text() == Some("acd.end");
     let mut e = ParsedEvent {
         id: Atom::id(id),
         conversation: Atom::id(conversation),
@@ -332,6 +352,8 @@ fn finish(a: FinishArgs<'_>) -> Result<Parsed, String> {
         user: a.user,
         disconnect: body.disconnect_type.word(vocab::disconnect),
         wrapup: body.wrapup_code.id(),
+        delivered: a.delivered,
+        abandoned,
         content: a.content,
         fingerprint: 0,
     };

@@ -180,6 +180,7 @@ impl<'a> Walk<'a> {
                 b"userId" => (&mut b.user_id, 256),
                 b"disconnectType" => (&mut b.disconnect_type, 512),
                 b"wrapupCode" => (&mut b.wrapup_code, 1024),
+                b"acdOutcome" => (&mut b.acd_outcome, 2048),
                 _ => return w.skip_value(),
             };
             *field.0 = w.string()?;

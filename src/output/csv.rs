@@ -13,12 +13,15 @@ use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
 
-pub const EVENT_COLUMNS: [&str; 19] = [
+pub const EVENT_COLUMNS: [&str; 22] = [
     "conversation_id",
     "conversation_start",
     "conversation_media_types",
+    "flags",
     "event_id",
     "time",
+    "delivered",
+    "lag_ms",
     "event_type",
     "media_type",
     "participant_id",
@@ -35,7 +38,7 @@ pub const EVENT_COLUMNS: [&str; 19] = [
     "enrichment_status",
 ];
 
-pub const CONVERSATION_COLUMNS: [&str; 10] = [
+pub const CONVERSATION_COLUMNS: [&str; 11] = [
     "conversation_id",
     "start",
     "end",
@@ -44,6 +47,7 @@ pub const CONVERSATION_COLUMNS: [&str; 10] = [
     "handoffs",
     "event_count",
     "duplicates_dropped",
+    "flags",
     "participants",
     "enrichment_status",
 ];
@@ -99,6 +103,7 @@ impl Encoder for Events {
             let conversation = syms.to_string(t.conversation_id());
             let start = Millis(t.group.start).to_string();
             let media = joined(syms, &t.media_types);
+            let flags = t.group.flags.joined("|");
             let data = t.enrichment.data.as_ref();
             let wrapup_name = |code: &str| data.and_then(|d| d.wrapup_name(code)).unwrap_or_default();
             // Who each participant is (purpose, name), as the timeline's participants say.
@@ -121,8 +126,14 @@ impl Encoder for Events {
                     conversation.as_str(),
                     &start,
                     &media,
+                    &flags,
                     &t.event_id(e),
                     &Millis(e.time).to_string(),
+                    &e.lag
+                        .delivered(e.time)
+                        .map(|d| Millis(d).to_string())
+                        .unwrap_or_default(),
+                    &e.lag.ms(e.time).map(|l| l.to_string()).unwrap_or_default(),
                     &syms.to_string(e.kind),
                     &opt(syms, e.media),
                     &participant,
@@ -171,6 +182,7 @@ impl Encoder for Conversations {
                 &t.handoffs.len().to_string(),
                 &t.event_count().to_string(),
                 &t.duplicates().to_string(),
+                &t.group.flags.joined("|"),
                 &t.participants.len().to_string(),
                 t.enrichment.status.name(),
             ])?;

@@ -1,7 +1,8 @@
 //! HTML output: one self-contained report page (the run summary, an overview of the
 //! conversations, a swimlane timeline per conversation drawn on demand). This file owns the
 //! page's framing and the data it embeds; the page itself (styles, markup, script) is the
-//! template `report.html`.
+//! template `report.html`. The run summary carries the minute series and the findings, which
+//! the page draws as inline SVG charts above the overview.
 //!
 //! The timelines are the JSON array of `--format json`, encoded by the same encoder chunk by
 //! chunk, inside a `<script type="application/json">` element with every `<` written `\u003c`:
@@ -13,6 +14,7 @@ use serde::Serialize;
 use super::json::Array;
 use super::{Encoder, Run};
 use crate::api::Figures;
+use crate::findings::Analysis;
 use crate::report::Totals;
 use crate::timeline::Timeline;
 
@@ -37,6 +39,9 @@ struct Meta<'a> {
     /// `--summary`: no events, so the page shows the overview only.
     summary: bool,
     enrichment: Option<&'a Figures>,
+    /// `late_threshold_ms`, `minutes` and `findings`: the charts and the findings list.
+    #[serde(flatten)]
+    analysis: &'a Analysis,
 }
 
 impl Html {
@@ -49,6 +54,7 @@ impl Html {
             totals: Totals::new(run.inputs, run.counts, run.conversations),
             summary,
             enrichment: run.enrichment,
+            analysis: run.analysis,
         };
         let mut head = before.as_bytes().to_vec();
         head.extend_from_slice(b"<script type=\"application/json\" id=\"run\">");

@@ -91,7 +91,14 @@ fn timeline(t: &Timeline, out: &mut Vec<u8>) -> Result<()> {
     out.extend_from_slice(itoa::Buffer::new().format(t.event_count()).as_bytes());
     out.extend_from_slice(b",\"duplicates_dropped\":");
     out.extend_from_slice(itoa::Buffer::new().format(t.duplicates()).as_bytes());
-    out.extend_from_slice(b",\"participants\":");
+    out.extend_from_slice(b",\"flags\":[");
+    for (i, f) in t.group.flags.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        plain(out, f.name());
+    }
+    out.extend_from_slice(b"],\"participants\":");
     sonic_rs::to_writer(&mut *out, &t.participants)?;
     if !t.summary {
         out.extend_from_slice(b",\"events\":[");
@@ -118,6 +125,16 @@ fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
     }
     out.extend_from_slice(b",\"time\":");
     time(out, e.time);
+    out.extend_from_slice(b",\"delivered\":");
+    match e.lag.delivered(e.time) {
+        Some(d) => time(out, d),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"lag_ms\":");
+    match e.lag.ms(e.time) {
+        Some(l) => out.extend_from_slice(itoa::Buffer::new().format(l).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"event_type\":");
     sym(out, syms, e.kind)?;
     for (key, value) in [

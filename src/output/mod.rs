@@ -21,6 +21,7 @@ use anyhow::Result;
 
 use crate::api::{Figures, Outcome};
 use crate::correlate::{Correlation, Group};
+use crate::findings::Analysis;
 use crate::report::Counts;
 use crate::timeline::Timeline;
 
@@ -62,6 +63,8 @@ pub struct Run<'a> {
     pub conversations: usize,
     /// The enrichment figures, when there was enrichment.
     pub enrichment: Option<&'a Figures>,
+    /// The minute series and findings.
+    pub analysis: &'a Analysis,
 }
 
 /// How one format lays out timelines.

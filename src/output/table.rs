@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::Encoder;
 use crate::api::Status;
 use crate::report::printable;
-use crate::time::Millis;
+use crate::time::{Millis, humanise};
 use crate::timeline::Timeline;
 
 /// Left- or right-aligned.
@@ -20,16 +20,18 @@ enum Align {
     Right,
 }
 
-/// Header and width of each column but the last (the conversation id, never padded).
-const COLUMNS: [(&str, usize, Align); 6] = [
+/// Header and width of each column but the last (the flags, never padded; a conversation id
+/// longer than a UUID pushes only them).
+const COLUMNS: [(&str, usize, Align); 7] = [
     ("START", 20, Align::Left),
     ("DURATION", 8, Align::Right),
     ("MEDIA", 24, Align::Left),
     ("EVENTS", 6, Align::Right),
     ("DUPLICATES", 10, Align::Right),
     ("ENRICHMENT", 10, Align::Left),
+    ("CONVERSATION", 36, Align::Left),
 ];
-const LAST: &str = "CONVERSATION";
+const LAST: &str = "FLAGS";
 
 const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
@@ -101,7 +103,15 @@ impl Encoder for Table {
             self.cell(out, 3, t.event_count(), "")?;
             self.cell(out, 4, duplicates, if duplicates > 0 { YELLOW } else { DIM })?;
             self.cell(out, 5, status.name(), status_style(status))?;
-            writeln!(out, "{}", printable(&syms.to_string(t.conversation_id())))?;
+            self.cell(out, 6, printable(&syms.to_string(t.conversation_id())), "")?;
+            let flags = t.group.flags;
+            let shown = if flags.is_empty() {
+                "-".to_owned()
+            } else {
+                flags.joined(",")
+            };
+            let (on, off) = self.paint(if flags.is_empty() { DIM } else { YELLOW });
+            writeln!(out, "{on}{shown}{off}")?;
         }
         Ok(())
     }
@@ -122,41 +132,9 @@ fn seconds(ms: i64) -> String {
     format!("{}Z", &full[..19])
 }
 
-/// A duration in its two largest units, rounded down: `850ms`, `42s`, `13m40s`, `1h02m`, `3d04h`.
-fn humanise(ms: i64) -> String {
-    let ms = ms.max(0);
-    let s = ms / 1000;
-    match s {
-        0 => format!("{ms}ms"),
-        1..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
-        _ => format!("{}d{:02}h", s / 86_400, s / 3600 % 24),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn humanises_durations() {
-        for (ms, text) in [
-            (0, "0ms"),
-            (850, "850ms"),
-            (1_000, "1s"),
-            (59_999, "59s"),
-            (60_000, "1m00s"),
-            (820_000, "13m40s"),
-            (3_599_999, "59m59s"),
-            (3_720_000, "1h02m"),
-            (86_399_999, "23h59m"),
-            (273_600_000, "3d04h"),
-            (-5, "0ms"),
-        ] {
-            assert_eq!(humanise(ms), text, "{ms}");
-        }
-    }
 
     #[test]
     fn control_characters_never_reach_the_terminal() {

@@ -2,7 +2,7 @@
 //! checked against the JSON timelines of the same input), `completions`, `man`, `--version`
 //! and `--help`.
 
-mod report;
+pub(crate) mod report;
 
 use std::collections::BTreeMap;
 use std::process::{Command as Process, Stdio};
@@ -155,7 +155,8 @@ fn table_has_one_aligned_line_per_conversation_matching_the_timelines() {
             "EVENTS",
             "DUPLICATES",
             "ENRICHMENT",
-            "CONVERSATION"
+            "CONVERSATION",
+            "FLAGS"
         ]
     );
     for row in &table.rows {
@@ -183,6 +184,8 @@ fn table_has_one_aligned_line_per_conversation_matching_the_timelines() {
         assert_eq!(r["EVENTS"], t["event_count"].to_string());
         assert_eq!(r["DUPLICATES"], t["duplicates_dropped"].to_string());
         assert_eq!(r["ENRICHMENT"], t["enrichment"]["status"]);
+        let flags = strings(&t["flags"]).join(",");
+        assert_eq!(r["FLAGS"], if flags.is_empty() { "-" } else { &flags });
     }
     let a = records.iter().find(|r| r["CONVERSATION"] == A).unwrap();
     assert_eq!(a["MEDIA"], "voice → callback");
@@ -253,7 +256,7 @@ fn strip_ansi(text: &str) -> String {
 fn table_with_no_conversations_is_the_header_alone() {
     let out = run_stdin(&fixtures(), &["correlate", "-", "-f", "table"], "").ok();
     let table = Table::parse(out.text());
-    assert_eq!(table.names().len(), 7);
+    assert_eq!(table.names().len(), 8);
     assert!(table.rows.is_empty());
 }
 
