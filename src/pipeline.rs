@@ -69,7 +69,7 @@ pub fn read(
     let job_rx = Arc::new(Mutex::new(job_rx));
     std::thread::scope(|scope| -> Result<()> {
         let bytes = raw_bytes.clone();
-        scope.spawn(move || frame_all(sources, job_tx, bytes, threads));
+        scope.spawn(move || frame_all(sources, job_tx, bytes));
         for _ in 0..threads {
             let (rx, tx) = (job_rx.clone(), done_tx.clone());
             scope.spawn(move || parse_all(&rx, &tx, opts));
@@ -138,12 +138,12 @@ fn fold(
     Ok(())
 }
 
-fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, workers: usize) {
+fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
     let mut seq = 0u64;
-    input::ahead::each(sources, &bytes, workers, |input, ready| {
+    for (input, src) in sources.iter().enumerate() {
         // Interrupted: the inputs not begun are not read.
         if crate::signal::pending().is_some() {
-            return false;
+            return;
         }
         let input = input as u32;
         let mut send = |batch: Batch| {
@@ -151,24 +151,26 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, wor
             seq += 1;
             ok
         };
-        let reader = match ready {
+        let reader = match input::open(src, bytes.clone()) {
             Ok(r) => r,
             Err(e) => {
                 let problem = (Pos::Offset(0), format!("{e:#}"));
-                return send(Batch {
+                if !send(Batch {
                     problems: vec![problem],
                     ..Batch::default()
-                });
+                }) {
+                    return;
+                }
+                continue;
             }
         };
         let mut framer = Framer::new(reader);
         while let Some(batch) = framer.next_batch() {
             if !send(batch) {
-                return false;
+                return;
             }
         }
-        true
-    });
+    }
 }
 
 fn item(parsed: Result<Parsed, String>, pos: Pos, opts: &ReadOptions) -> Item {

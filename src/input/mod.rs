@@ -9,7 +9,6 @@
 //! by its magic bytes, never by the file name; text encodings are handled by [`text`].
 //! Every input is opened exactly once: a pipe's writer is met only once.
 
-pub mod ahead;
 pub mod framing;
 pub mod prune;
 pub mod s3;
@@ -307,18 +306,13 @@ pub fn open_all(sources: &mut [Source]) -> Result<()> {
 /// Opens a stream (from the handle [`open_all`] kept, if any), transparently decompressing
 /// gzip and decoding UTF-16. `read` counts the raw bytes taken from the file or stdin.
 pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
-    open_inflating(src, read).map(|(stream, _)| stream)
-}
-
-/// [`open`], and whether the stream is inflated (gzip) as it is read.
-pub fn open_inflating(src: &Source, read: Arc<AtomicU64>) -> Result<(Box<dyn Read + Send>, bool)> {
     let raw: Box<dyn Read + Send> = match (&src.file, &src.path, &src.remote) {
         (_, _, Some(object)) => object.open(),
         (Some(f), _, _) => Box::new(Shared(f.clone())),
         (None, None, None) => Box::new(io::stdin()),
         (None, Some(p), None) => open_file(p).context("cannot open")?,
     };
-    decode_inflating(Box::new(Counting { inner: raw, read }))
+    decode(Box::new(Counting { inner: raw, read }))
 }
 
 /// Opens a regular file. One that a writer holds an exclusive lock on (the segment
@@ -370,18 +364,13 @@ fn complete_lines(_: &File) -> io::Result<Option<u64>> {
 /// members), as is otherwise, and then decoded from UTF-16 if it is (see [`text`]). The
 /// content decides, never a file name. Text in an encoding gcorr cannot read is an error.
 pub fn decode(raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
-    decode_inflating(raw).map(|(stream, _)| stream)
-}
-
-/// [`decode`], and whether the stream is inflated.
-fn decode_inflating(raw: Box<dyn Read + Send>) -> Result<(Box<dyn Read + Send>, bool)> {
     let mut reader = BufReader::with_capacity(256 << 10, raw);
     let head = reader.fill_buf().context("cannot read")?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let inflated = flate2::bufread::MultiGzDecoder::new(reader);
-        Ok((decode_text(BufReader::with_capacity(256 << 10, inflated))?, true))
+        decode_text(BufReader::with_capacity(256 << 10, inflated))
     } else {
-        Ok((decode_text(reader)?, false))
+        decode_text(reader)
     }
 }
 
