@@ -2237,6 +2237,22 @@ fn auth_check(fake: Option<&Fake>, env: &[(&str, &str)]) -> (i32, String, String
     )
 }
 
+/// `correlate INPUT --api-base FAKE --login-base FAKE ARGS`.
+pub(crate) fn api_args<'a>(fake: &'a fake::Fake, input: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "correlate",
+        input,
+        "--api-base",
+        &fake.url,
+        "--login-base",
+        &fake.url,
+        "--backoff-base-ms",
+        "20",
+    ];
+    v.extend(args);
+    v
+}
+
 pub(crate) const CREDENTIALS: [(&str, &str); 2] = [
     ("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID),
     ("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),

@@ -3,7 +3,7 @@
 //! closed pipe, signals at every phase (no temporary file left behind), CSV at scale, and what
 //! the help, the man page and the README recipes promise.
 
-use crate::enrich::{CREDENTIALS, events, fake};
+use crate::enrich::{CREDENTIALS, api_args, events, fake};
 
 use std::fs;
 use std::io::{Read, Write};
@@ -485,22 +485,6 @@ fn conversation_ids(tag: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| fake::derive_uuid(&["lifecycle", tag, &i.to_string()]))
         .collect()
-}
-
-/// `correlate INPUT --api-base FAKE --login-base FAKE ARGS`.
-fn api_args<'a>(fake: &'a fake::Fake, input: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "correlate",
-        input,
-        "--api-base",
-        &fake.url,
-        "--login-base",
-        &fake.url,
-        "--backoff-base-ms",
-        "20",
-    ];
-    v.extend(args);
-    v
 }
 
 #[test]

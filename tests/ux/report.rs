@@ -648,7 +648,8 @@ fn embedded_timelines(html: &str) -> Vec<Value> {
 
 #[test]
 fn html_opened_conversation_shows_the_enrichment_error_and_correlation_id() {
-    use crate::enrich::fake::{CLIENT_ID, CLIENT_SECRET, Fake, FakeConfig, Known};
+    use crate::enrich::fake::{Fake, FakeConfig, Known};
+    use crate::enrich::{CREDENTIALS, api_args};
 
     let dir = tempdir();
     let (found, gone) = (uuid(0xe7, 1), uuid(0xe7, 2));
@@ -683,23 +684,9 @@ fn html_opened_conversation_shows_the_enrichment_error_and_correlation_id() {
     crate::finish(
         crate::command(
             dir.path(),
-            &[
-                "correlate",
-                "events.ndjson",
-                "--api-base",
-                &fake.url,
-                "--login-base",
-                &fake.url,
-                "--backoff-base-ms",
-                "20",
-                "-f",
-                "html",
-                "-o",
-                "report.html",
-            ],
+            &api_args(&fake, "events.ndjson", &["-f", "html", "-o", "report.html"]),
         )
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", CLIENT_ID)
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET),
+        .envs(CREDENTIALS),
     );
     let page = dir.path().join("report.html");
     let html = std::fs::read_to_string(&page).expect("the report is written");
