@@ -37,16 +37,21 @@ export GCORR_RECEIVE_SECRET=bench-secret
 event=$(awk '{ print length($0), $0 }' fixtures/events.ndjson | sort -n | tail -n1 | cut -d' ' -f2-)
 
 # A Lua script per case: the body, the headers, and the p99 on the summary.
-cat >"$work/events.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["x-api-key"] = "bench-secret"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[$event]==]
+# What every case prints when wrk is done: requests, seconds, p99 (us), non-2xx, socket errors.
+report=$(cat <<'EOF'
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %.3f %d %d %d\n", summary.requests, summary.duration / 1e6,
     latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
 end
+EOF
+)
+cat >"$work/events.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["x-api-key"] = "bench-secret"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[$event]==]
+$report
 EOF
 python3 - "$event" >"$work/firehose.json" <<'EOF'
 import base64, json, sys
@@ -61,11 +66,7 @@ wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$work/firehose.json", "rb")
 wrk.body = f:read("*a")
 f:close()
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %.3f %d %d %d\n", summary.requests, summary.duration / 1e6,
-    latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
-end
+$report
 EOF
 
 start() { # scheme, extra flags...
