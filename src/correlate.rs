@@ -15,15 +15,16 @@
 
 use std::collections::hash_map::Entry;
 use std::ops::Range;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use crate::event::ParsedEvent;
 use crate::event::lag::Lag;
 use crate::findings::Flags;
-use crate::ids::{Atom, U128};
+use crate::ids::{Atom, U128, Uuid};
 use crate::input::framing::Pos;
-use crate::intern::{Interner, Sym};
+use crate::intern::{Interner, Interning, Recent, Sym};
 
 /// Which events and conversations to keep.
 ///
@@ -62,19 +63,43 @@ impl Filter {
     }
 }
 
-/// An event id: packed UUID, or interned text.
+/// An id held in the event itself: a packed UUID, or interned text. For the ids nearly
+/// every event has its own of (event, participant, session): interning those would cost a
+/// table entry each, larger than the id, and a look-up on every read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum EventId {
+pub enum Id {
     Uuid([u32; 4]),
     Text(Sym),
 }
 
-impl EventId {
+impl Id {
+    fn new(atom: &Atom, syms: &mut Recent) -> Id {
+        match atom {
+            Atom::Uuid(v) => {
+                let v = v.get();
+                Id::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32])
+            }
+            other => Id::Text(syms.sym(other)),
+        }
+    }
+
     pub fn uuid(self) -> Option<u128> {
         match self {
-            EventId::Uuid(w) => Some(w.iter().fold(0u128, |acc, &x| (acc << 32) | u128::from(x))),
-            EventId::Text(_) => None,
+            Id::Uuid(w) => Some(w.iter().fold(0u128, |acc, &x| (acc << 32) | u128::from(x))),
+            Id::Text(_) => None,
         }
+    }
+
+    /// The id as text, written into `buf` when it is a packed UUID.
+    pub fn text<'a>(self, syms: &'a Interner, buf: &'a mut [u8; 36]) -> &'a str {
+        match self {
+            Id::Text(s) => syms.text(s, buf),
+            Id::Uuid(_) => Uuid(self.uuid().expect("a uuid")).encode(buf),
+        }
+    }
+
+    pub fn to_string(self, syms: &Interner) -> String {
+        self.text(syms, &mut [0; 36]).to_owned()
     }
 }
 
@@ -84,15 +109,15 @@ pub struct Event {
     pub time: i64,
     /// The input, the position in it, and two marks: see [`Event::pos`].
     place: u64,
-    pub id: EventId,
+    pub id: Id,
     /// `delivered − time`.
     pub lag: Lag,
     /// Index into [`Store::conversations`].
     pub conversation: u32,
     pub kind: Sym,
     pub media: Option<Sym>,
-    pub participant: Option<Sym>,
-    pub session: Option<Sym>,
+    pub participant: Option<Id>,
+    pub session: Option<Id>,
     pub direction: Option<Sym>,
     pub queue: Option<Sym>,
     pub user: Option<Sym>,
@@ -162,6 +187,51 @@ pub enum Added {
     },
 }
 
+/// An event interned on a parser thread, ready for [`Store::add_interned`]: the event as the
+/// store keeps it, but for its conversation's index, which the store gives in input order.
+pub struct Incoming {
+    event: Event,
+    conversation: Sym,
+    fingerprint: u32,
+    content: Option<u128>,
+}
+
+impl Incoming {
+    pub fn pos(&self) -> Pos {
+        self.event.pos()
+    }
+
+    pub fn new(e: &ParsedEvent, syms: &mut Recent, input: u32, pos: Pos) -> Incoming {
+        let id = Id::new(&e.id, syms);
+        let participant = e.participant.as_ref().map(|a| Id::new(a, syms));
+        let session = e.session.as_ref().map(|a| Id::new(a, syms));
+        let kind = syms.sym(&e.kind);
+        let conversation = syms.sym(&e.conversation);
+        let mut opt = |a: &Option<Atom>| a.as_ref().map(|a| syms.sym(a));
+        Incoming {
+            event: Event {
+                time: e.time,
+                place: Event::place(input, pos, e.abandoned),
+                id,
+                lag: Lag::new(e.time, e.delivered),
+                conversation: 0,
+                kind,
+                media: opt(&e.media),
+                participant,
+                session,
+                direction: opt(&e.direction),
+                queue: opt(&e.queue),
+                user: opt(&e.user),
+                disconnect: opt(&e.disconnect),
+                wrapup: opt(&e.wrapup),
+            },
+            conversation,
+            fingerprint: e.fingerprint as u32,
+            content: e.content,
+        }
+    }
+}
+
 /// The event kept for an id, and the low half of its [`ParsedEvent::fingerprint`] (it fills
 /// what would be padding beside a 16-byte key; a different event passes for a re-delivery
 /// with odds of 1 in 4 billion).
@@ -192,7 +262,8 @@ pub struct Unselected {
 pub struct Store {
     /// Input names, indexed by [`Event::input`].
     pub inputs: Vec<String>,
-    pub syms: Interner,
+    /// Shared with the parser threads while reading ([`Store::interning`]).
+    syms: Arc<Interning>,
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
     /// Each duplicate dropped: the conversation it is counted in and the UTC minute of the
@@ -215,70 +286,61 @@ impl Store {
         }
     }
 
+    /// Adds an event read in input order (interned here: see [`Incoming`] for the parsers' way).
     pub fn add(&mut self, e: &ParsedEvent, input: u32, pos: Pos) -> Added {
+        let incoming = Incoming::new(e, &mut Recent::new(&self.syms, 0), input, pos);
+        self.add_interned(incoming)
+    }
+
+    /// Adds an event interned by [`Incoming::new`], in input order.
+    pub fn add_interned(&mut self, incoming: Incoming) -> Added {
+        let Incoming {
+            mut event,
+            conversation,
+            fingerprint,
+            content,
+        } = incoming;
         let index = self.events.len() as u32;
-        let fingerprint = e.fingerprint as u32;
         let seen = Seen {
             event: index,
             fingerprint,
         };
-        let (id, first) = match &e.id {
-            Atom::Uuid(v) => {
-                let first = first_or_insert(self.seen_uuids.entry(*v), seen);
-                let v = v.get();
-                let id = EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32]);
-                (id, first)
+        let first = match event.id {
+            Id::Uuid(_) => {
+                let key = U128::from(event.id.uuid().expect("a uuid"));
+                first_or_insert(self.seen_uuids.entry(key), seen)
             }
-            other => {
-                let sym = self.syms.sym(other);
-                (
-                    EventId::Text(sym),
-                    first_or_insert(self.seen_texts.entry(sym), seen),
-                )
-            }
+            Id::Text(sym) => first_or_insert(self.seen_texts.entry(sym), seen),
         };
         if let Some(first) = first {
-            return self.duplicate(first, fingerprint, input);
+            return self.duplicate(first, fingerprint, event.input());
         }
-        if let Some(digest) = e.content {
-            if let Some(&event) = self.seen_content.get(&U128::from(digest)) {
+        if let Some(digest) = content {
+            if let Some(&event_kept) = self.seen_content.get(&U128::from(digest)) {
                 // The same detail under a new id: the new id now stands for the event kept,
                 // so a re-delivery of it counts there too.
-                let same = Seen { event, fingerprint };
-                match &e.id {
-                    Atom::Uuid(v) => self.seen_uuids.insert(*v, same),
-                    _ => self.seen_texts.insert(self.syms.sym(&e.id), same),
+                let same = Seen {
+                    event: event_kept,
+                    fingerprint,
                 };
-                return self.duplicate(same, fingerprint, input);
+                match event.id {
+                    Id::Uuid(_) => {
+                        let key = U128::from(event.id.uuid().expect("a uuid"));
+                        self.seen_uuids.insert(key, same)
+                    }
+                    Id::Text(sym) => self.seen_texts.insert(sym, same),
+                };
+                return self.duplicate(same, fingerprint, event.input());
             }
             self.seen_content.insert(U128::from(digest), index);
         }
-        let conversation = self.conversation(&e.conversation);
-        self.conversations[conversation as usize].events += 1;
-        let syms = &mut self.syms;
-        let mut opt = |a: &Option<Atom>| a.as_ref().map(|a| syms.sym(a));
-        let event = Event {
-            time: e.time,
-            place: Event::place(input, pos, e.abandoned),
-            id,
-            lag: Lag::new(e.time, e.delivered),
-            conversation,
-            media: opt(&e.media),
-            participant: opt(&e.participant),
-            session: opt(&e.session),
-            direction: opt(&e.direction),
-            queue: opt(&e.queue),
-            user: opt(&e.user),
-            disconnect: opt(&e.disconnect),
-            wrapup: opt(&e.wrapup),
-            kind: syms.sym(&e.kind),
-        };
+        event.conversation = self.conversation(conversation);
+        self.conversations[event.conversation as usize].events += 1;
         self.events.push(event);
         Added::Kept
     }
 
-    fn conversation(&mut self, id: &Atom) -> u32 {
-        let sym = self.syms.sym(id);
+    fn conversation(&mut self, sym: Sym) -> u32 {
         let next = self.conversations.len() as u32;
         *self.conversation_index.entry(sym).or_insert_with(|| {
             self.conversations.push(Conversation {
@@ -311,6 +373,11 @@ impl Store {
         }
     }
 
+    /// The symbol table, for threads that intern events for [`Store::add_interned`].
+    pub fn interning(&self) -> Arc<Interning> {
+        self.syms.clone()
+    }
+
     /// Whether any event of this conversation was kept.
     pub fn has_conversation(&self, id: &Atom) -> bool {
         self.syms
@@ -340,6 +407,10 @@ impl Store {
         self.seen_texts = FxHashMap::default();
         self.seen_content = FxHashMap::default();
         self.conversation_index = FxHashMap::default();
+        // Every parser thread is done with the table by now.
+        let syms = Arc::try_unwrap(std::mem::take(&mut self.syms))
+            .unwrap_or_else(|_| panic!("the symbol table is still shared"))
+            .finish();
         let mut starts = Vec::with_capacity(self.conversations.len() + 1);
         let mut total = 0u32;
         for c in &self.conversations {
@@ -371,7 +442,7 @@ impl Store {
                 }
             })
             .collect();
-        let (syms, convs) = (&self.syms, &self.conversations);
+        let convs = &self.conversations;
         groups.sort_by(|a, b| {
             a.start.cmp(&b.start).then_with(|| {
                 syms.cmp_text(
@@ -381,6 +452,7 @@ impl Store {
             })
         });
         Correlation {
+            syms,
             store: self,
             order,
             groups,
@@ -401,6 +473,8 @@ pub struct Group {
 
 /// Everything kept, grouped and ordered.
 pub struct Correlation {
+    /// The symbols of every kept event, read-only.
+    pub syms: Interner,
     pub store: Store,
     /// Event indices, grouped by conversation, each group in time order.
     pub order: Vec<u32>,
@@ -428,11 +502,7 @@ impl Correlation {
             return out;
         }
         // A medium never interned is used by no event.
-        let media: Vec<Sym> = filter
-            .media
-            .iter()
-            .filter_map(|m| self.store.syms.get(m))
-            .collect();
+        let media: Vec<Sym> = filter.media.iter().filter_map(|m| self.syms.get(m)).collect();
         let (groups, order, store) = (&mut self.groups, &self.order, &self.store);
         let mut left_out = vec![false; store.conversations.len()];
         groups.retain(|g| {
@@ -502,14 +572,8 @@ mod tests {
         c.groups
             .iter()
             .map(|g| {
-                let conv = c.store.syms.to_string(c.conversation(g).id);
-                let ids = c
-                    .events(g)
-                    .map(|e| match e.id {
-                        EventId::Text(s) => c.store.syms.to_string(s),
-                        EventId::Uuid(_) => crate::ids::Uuid(e.id.uuid().unwrap()).to_string(),
-                    })
-                    .collect();
+                let conv = c.syms.to_string(c.conversation(g).id);
+                let ids = c.events(g).map(|e| e.id.to_string(&c.syms)).collect();
                 (conv, ids)
             })
             .collect()
@@ -517,7 +581,7 @@ mod tests {
 
     #[test]
     fn size_of_a_kept_event() {
-        assert_eq!(std::mem::size_of::<Event>(), 80);
+        assert_eq!(std::mem::size_of::<Event>(), 112);
         assert_eq!(std::mem::size_of::<Option<Sym>>(), 4);
     }
 

@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use super::Thresholds;
-use crate::correlate::{Correlation, Event, Group};
+use crate::correlate::{Correlation, Event, Group, Id};
 use crate::intern::{Interner, Sym};
 
 /// One flag. Declared in name order, so a set iterates sorted.
@@ -149,7 +149,7 @@ struct Flagger {
     families: Vec<Box<str>>,
     disconnects: FxHashMap<Sym, Disconnect>,
     /// Per (family, participant): a start seen, an end seen. Reused across conversations.
-    legs: Vec<(u16, Option<Sym>, bool, bool)>,
+    legs: Vec<(u16, Option<Id>, bool, bool)>,
 }
 
 impl Flagger {
@@ -164,7 +164,7 @@ impl Flagger {
     }
 
     fn conversation(&mut self, c: &Correlation, g: &Group) -> Flags {
-        let syms = &c.store.syms;
+        let syms = &c.syms;
         let mut flags = Flags::default();
         if c.conversation(g).duplicates > 0 {
             flags = flags.with(Flag::Duplicates);

@@ -119,7 +119,7 @@ impl Encoder for Events {
                 })
                 .collect();
             for e in t.events() {
-                let participant = opt(syms, e.participant);
+                let participant = e.participant.map(|p| p.to_string(syms)).unwrap_or_default();
                 let (purpose, name) = who.get(participant.as_str()).copied().unwrap_or_default();
                 let wrapup = opt(syms, e.wrapup);
                 w.write_record([
@@ -139,7 +139,7 @@ impl Encoder for Events {
                     &participant,
                     purpose,
                     name,
-                    &opt(syms, e.session),
+                    &e.session.map(|s| s.to_string(syms)).unwrap_or_default(),
                     &opt(syms, e.direction),
                     &opt(syms, e.queue),
                     &opt(syms, e.user),
