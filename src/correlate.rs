@@ -13,11 +13,12 @@
 //! [`Correlation::select`] then keeps the conversations the time and media filters select,
 //! judged on whole timelines.
 
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::event::ParsedEvent;
 use crate::event::lag::Lag;
@@ -66,7 +67,7 @@ impl Filter {
 /// An id held in the event itself: a packed UUID, or interned text. For the ids nearly
 /// every event has its own of (event, participant, session): interning those would cost a
 /// table entry each, larger than the id, and a look-up on every read.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Id {
     Uuid([u32; 4]),
     Text(Sym),
@@ -192,7 +193,6 @@ pub enum Added {
 pub struct Incoming {
     event: Event,
     conversation: Sym,
-    fingerprint: u32,
     content: Option<u128>,
 }
 
@@ -226,19 +226,28 @@ impl Incoming {
                 wrapup: opt(&e.wrapup),
             },
             conversation,
-            fingerprint: e.fingerprint as u32,
             content: e.content,
         }
     }
 }
 
-/// The event kept for an id, and the low half of its [`ParsedEvent::fingerprint`] (it fills
-/// what would be padding beside a 16-byte key; a different event passes for a re-delivery
-/// with odds of 1 in 4 billion).
+/// The event kept for an id, and the id's hash: 8 bytes an entry, where the id itself would
+/// take 24. The id is read from the event when two hashes meet, which is rare but for the
+/// duplicate it is anyway.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     event: u32,
-    fingerprint: u32,
+    hash: u32,
+}
+
+/// An id's hash, 32 bits kept; hashbrown takes its bucket from the low bits of the spread
+/// value and its tag from the top seven.
+fn id_hash(id: &Id) -> u32 {
+    FxBuildHasher.hash_one(id) as u32
+}
+
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Duplicates dropped from one input and counted in one conversation.
@@ -270,8 +279,10 @@ pub struct Store {
     /// event kept for its id (for the minute series).
     pub duplicate_minutes: Vec<(u32, u32)>,
     conversation_index: FxHashMap<Sym, u32>,
-    seen_uuids: FxHashMap<U128, Seen>,
-    seen_texts: FxHashMap<Sym, Seen>,
+    /// The event kept for each id: its index and the id's hash (see [`Seen`]).
+    seen: HashTable<Seen>,
+    /// `--dedup content`: other ids that stand for a kept event.
+    aliases: FxHashMap<Id, u32>,
     /// `--dedup content`: detail digest → the event kept with it.
     seen_content: FxHashMap<U128, u32>,
     /// By (conversation, input); only pairs with duplicates have an entry.
@@ -297,43 +308,32 @@ impl Store {
         let Incoming {
             mut event,
             conversation,
-            fingerprint,
             content,
         } = incoming;
         let index = self.events.len() as u32;
-        let seen = Seen {
-            event: index,
-            fingerprint,
-        };
-        let first = match event.id {
-            Id::Uuid(_) => {
-                let key = U128::from(event.id.uuid().expect("a uuid"));
-                first_or_insert(self.seen_uuids.entry(key), seen)
-            }
-            Id::Text(sym) => first_or_insert(self.seen_texts.entry(sym), seen),
-        };
+        let hash = id_hash(&event.id);
+        let events = &self.events;
+        let first = self
+            .seen
+            .find(spread(hash), |s| {
+                s.hash == hash && events[s.event as usize].id == event.id
+            })
+            .map(|s| s.event)
+            .or_else(|| self.aliases.get(&event.id).copied());
         if let Some(first) = first {
-            return self.duplicate(first, fingerprint, event.input());
+            return self.duplicate(first, &event, conversation);
         }
         if let Some(digest) = content {
-            if let Some(&event_kept) = self.seen_content.get(&U128::from(digest)) {
+            if let Some(&kept) = self.seen_content.get(&U128::from(digest)) {
                 // The same detail under a new id: the new id now stands for the event kept,
                 // so a re-delivery of it counts there too.
-                let same = Seen {
-                    event: event_kept,
-                    fingerprint,
-                };
-                match event.id {
-                    Id::Uuid(_) => {
-                        let key = U128::from(event.id.uuid().expect("a uuid"));
-                        self.seen_uuids.insert(key, same)
-                    }
-                    Id::Text(sym) => self.seen_texts.insert(sym, same),
-                };
-                return self.duplicate(same, fingerprint, event.input());
+                self.aliases.insert(event.id, kept);
+                return self.duplicate(kept, &event, conversation);
             }
             self.seen_content.insert(U128::from(digest), index);
         }
+        self.seen
+            .insert_unique(spread(hash), Seen { event: index, hash }, |s| spread(s.hash));
         event.conversation = self.conversation(conversation);
         self.conversations[event.conversation as usize].events += 1;
         self.events.push(event);
@@ -352,24 +352,30 @@ impl Store {
         })
     }
 
-    /// Counts a duplicate of the kept event `first` in that event's conversation.
-    fn duplicate(&mut self, first: Seen, fingerprint: u32, input: u32) -> Added {
-        let kept = &self.events[first.event as usize];
-        let conflict = first.fingerprint != fingerprint;
+    /// Counts a duplicate of the kept event `first` in that event's conversation: a conflict
+    /// when `e` (of `conversation`) differs from it in anything a timeline shows but its
+    /// delivery (a re-delivery is delivered again, later).
+    fn duplicate(&mut self, first: u32, e: &Event, conversation: Sym) -> Added {
+        let kept = &self.events[first as usize];
+        let same = self.conversations[kept.conversation as usize].id == conversation
+            && (kept.time, kept.abandoned(), kept.kind, kept.media) == (e.time, e.abandoned(), e.kind, e.media)
+            && (kept.participant, kept.session, kept.direction) == (e.participant, e.session, e.direction)
+            && (kept.queue, kept.user, kept.disconnect, kept.wrapup) == (e.queue, e.user, e.disconnect, e.wrapup);
+        let input = e.input();
         self.conversations[kept.conversation as usize].duplicates += 1;
         // Times are at most year 9999: their minute fits 32 bits.
         let minute = kept.time.div_euclid(60_000) as u32;
         self.duplicate_minutes.push((kept.conversation, minute));
         let d = self.dropped.entry((kept.conversation, input)).or_default();
         d.duplicates += 1;
-        if conflict {
+        if same {
+            Added::Duplicate
+        } else {
             d.conflicting += 1;
             Added::Conflicting {
                 input: kept.input(),
                 pos: kept.pos(),
             }
-        } else {
-            Added::Duplicate
         }
     }
 
@@ -389,8 +395,8 @@ impl Store {
     pub fn bytes_per_event(&self) -> f64 {
         let n = self.events.len().max(1) as f64;
         let held = self.events.capacity() * std::mem::size_of::<Event>()
-            + self.seen_uuids.capacity() * 25
-            + self.seen_texts.capacity() * 13
+            + self.seen.capacity() * 9
+            + self.aliases.capacity() * 25
             + self.seen_content.capacity() * 25
             + self.dropped.capacity() * 17
             + self.conversation_index.capacity() * 9
@@ -403,8 +409,8 @@ impl Store {
     /// Groups and orders everything kept.
     pub fn finish(mut self) -> Correlation {
         // The dedup sets are done with: give their memory back before grouping.
-        self.seen_uuids = FxHashMap::default();
-        self.seen_texts = FxHashMap::default();
+        self.seen = HashTable::default();
+        self.aliases = FxHashMap::default();
         self.seen_content = FxHashMap::default();
         self.conversation_index = FxHashMap::default();
         // Every parser thread is done with the table by now.
@@ -532,17 +538,6 @@ impl Correlation {
     }
 }
 
-/// The event already kept for an id, or `None` after recording `seen` as the one kept.
-fn first_or_insert<K>(entry: Entry<'_, K, Seen>, seen: Seen) -> Option<Seen> {
-    match entry {
-        Entry::Occupied(o) => Some(*o.get()),
-        Entry::Vacant(v) => {
-            v.insert(seen);
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,7 +559,6 @@ mod tests {
             delivered: None,
             abandoned: false,
             content: None,
-            fingerprint: 0,
         }
     }
 
@@ -639,12 +633,9 @@ mod tests {
     #[test]
     fn an_id_with_other_content_is_a_conflict_counted_where_it_was_kept() {
         let mut s = Store::new(vec!["a".into(), "b".into()]);
-        let mut first = ev("e1", "x", 1);
-        first.fingerprint = 7;
-        let mut again = ev("e1", "x", 1);
-        again.fingerprint = 7;
-        let mut other = ev("e1", "y", 2);
-        other.fingerprint = 8;
+        let first = ev("e1", "x", 1);
+        let again = ev("e1", "x", 1);
+        let other = ev("e1", "y", 2);
         assert_eq!(s.add(&first, 0, Pos::Line(3)), Added::Kept);
         assert_eq!(s.add(&again, 1, Pos::Line(1)), Added::Duplicate);
         assert_eq!(
@@ -716,18 +707,18 @@ mod tests {
         #[test]
         fn duplicates_add_up(adds in proptest::collection::vec((0u8..6, 0u8..3, 0u64..3), 0..60)) {
             let mut s = Store::new(vec!["a".into()]);
-            let mut kept: std::collections::HashMap<u8, u64> = Default::default();
+            let mut kept: std::collections::HashMap<u8, (u8, u64)> = Default::default();
             let (mut dups, mut conflicts) = (0u32, 0);
             for (n, &(id, conv, content)) in adds.iter().enumerate() {
-                let mut e = ev(&format!("e{id}"), &format!("c{conv}"), n as i64);
-                e.fingerprint = content;
+                // What the event says besides its id: its conversation and one of three times.
+                let e = ev(&format!("e{id}"), &format!("c{conv}"), content as i64);
                 let added = s.add(&e, 0, Pos::Line(n as u64 + 1));
                 match kept.get(&id) {
                     None => {
                         proptest::prop_assert_eq!(added, Added::Kept);
-                        kept.insert(id, content);
+                        kept.insert(id, (conv, content));
                     }
-                    Some(&first) if first == content => {
+                    Some(&first) if first == (conv, content) => {
                         proptest::prop_assert_eq!(added, Added::Duplicate);
                         dups += 1;
                     }
