@@ -358,9 +358,11 @@ impl Store {
     fn duplicate(&mut self, first: u32, e: &Event, conversation: Sym) -> Added {
         let kept = &self.events[first as usize];
         let same = self.conversations[kept.conversation as usize].id == conversation
-            && (kept.time, kept.abandoned(), kept.kind, kept.media) == (e.time, e.abandoned(), e.kind, e.media)
+            && (kept.time, kept.abandoned(), kept.kind, kept.media)
+                == (e.time, e.abandoned(), e.kind, e.media)
             && (kept.participant, kept.session, kept.direction) == (e.participant, e.session, e.direction)
-            && (kept.queue, kept.user, kept.disconnect, kept.wrapup) == (e.queue, e.user, e.disconnect, e.wrapup);
+            && (kept.queue, kept.user, kept.disconnect, kept.wrapup)
+                == (e.queue, e.user, e.disconnect, e.wrapup);
         let input = e.input();
         self.conversations[kept.conversation as usize].duplicates += 1;
         // Times are at most year 9999: their minute fits 32 bits.
