@@ -426,30 +426,32 @@ impl Store {
             total += c.events;
         }
         starts.push(total);
-        // Counting sort by conversation: stable, so each group is in input order.
+        // Counting sort by conversation: stable, so each group is in input order. Each slot
+        // takes the event's time beside its index, read in this one pass over the events in
+        // memory order, so that ordering the groups by time jumps around no more.
         let mut fill = starts.clone();
-        let mut order = vec![0u32; self.events.len()];
+        let mut keyed = vec![(0i64, 0u32); self.events.len()];
         for (i, e) in self.events.iter().enumerate() {
             let slot = &mut fill[e.conversation as usize];
-            order[*slot as usize] = i as u32;
+            keyed[*slot as usize] = (e.time, i as u32);
             *slot += 1;
         }
-        let events = &self.events;
         let mut groups: Vec<Group> = (0..self.conversations.len())
             .map(|c| {
                 let range = starts[c] as usize..starts[c + 1] as usize;
-                let slice = &mut order[range.clone()];
+                let slice = &mut keyed[range.clone()];
                 // Stable: events at the same millisecond keep their input order.
-                slice.sort_by_key(|&i| events[i as usize].time);
+                slice.sort_by_key(|&(time, _)| time);
                 Group {
                     conversation: c as u32,
                     flags: Flags::default(),
-                    start: events[slice[0] as usize].time,
-                    end: events[slice[slice.len() - 1] as usize].time,
+                    start: slice[0].0,
+                    end: slice[slice.len() - 1].0,
                     range,
                 }
             })
             .collect();
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
         let convs = &self.conversations;
         groups.sort_by(|a, b| {
             a.start.cmp(&b.start).then_with(|| {
@@ -495,6 +497,17 @@ impl Correlation {
         self.order[g.range.clone()]
             .iter()
             .map(|&i| &self.store.events[i as usize])
+    }
+
+    /// Asks the memory for a group's events ahead of reading them: they lie scattered through
+    /// the input, and fetched together they arrive in the time of one.
+    pub fn prefetch(&self, g: &Group) {
+        #[cfg(target_arch = "x86_64")]
+        for &i in &self.order[g.range.clone()] {
+            let e: *const Event = &self.store.events[i as usize];
+            // SAFETY: a prefetch is only a hint: it reads nothing, and the address is valid.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(e.cast()) };
+        }
     }
 
     pub fn conversation(&self, g: &Group) -> &Conversation {

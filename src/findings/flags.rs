@@ -113,7 +113,16 @@ pub fn flag(c: &mut Correlation, t: &Thresholds, threads: usize) {
             .map(|groups| {
                 scope.spawn(move || {
                     let mut flagger = Flagger::new(*t);
-                    groups.iter().map(|g| flagger.conversation(shared, g)).collect()
+                    groups
+                        .iter()
+                        .enumerate()
+                        .map(|(k, g)| {
+                            if let Some(next) = groups.get(k + 1) {
+                                shared.prefetch(next);
+                            }
+                            flagger.conversation(shared, g)
+                        })
+                        .collect()
                 })
             })
             .collect();
