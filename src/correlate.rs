@@ -2,11 +2,11 @@
 //!
 //! [`Store::add`] takes events in input order, drops the ones already seen (by event id, and
 //! with `--dedup content` by the digest of their `detail`) and keeps the rest in a compact
-//! form (80 bytes an event, ids interned, the input, position and abandoned mark packed in one
-//! word). For each kept id it remembers which event holds
-//! it and a 32-bit digest of its content, so that an id seen again with other content is told
-//! apart from a re-delivery (a *conflicting* duplicate), and every duplicate is counted in the
-//! timeline of the event kept for its id — the conversation the id was first seen in — so
+//! form (112 bytes an event: its own ids packed, the shared ones interned, the input,
+//! position and abandoned mark packed in one word). For each kept id it remembers which event
+//! holds it (8 bytes), so that an id seen again with other content is told apart from a
+//! re-delivery (a *conflicting* duplicate, judged on every field a timeline shows), and every
+//! duplicate is counted in the timeline of the event kept for its id — the conversation the id was first seen in — so
 //! the timelines' duplicates add up to the run's. [`Store::finish`] groups the events by
 //! conversation, orders each conversation's events by time (ties keep input order) and orders
 //! the conversations by start, then id, so the same input always gives the same output.
@@ -17,9 +17,9 @@ use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use crate::dedup::Seen;
 use crate::event::ParsedEvent;
 use crate::event::lag::Lag;
 use crate::findings::Flags;
@@ -193,12 +193,19 @@ pub enum Added {
 pub struct Incoming {
     event: Event,
     conversation: Sym,
-    content: Option<u128>,
+    /// The hash of the event's id, worked out on the parser's thread.
+    hash: u32,
+    /// Boxed: only `--dedup content` has one, and every event crosses a channel.
+    content: Option<Box<u128>>,
 }
 
 impl Incoming {
     pub fn pos(&self) -> Pos {
         self.event.pos()
+    }
+
+    pub fn hash(&self) -> u32 {
+        self.hash
     }
 
     pub fn new(e: &ParsedEvent, syms: &mut Recent, input: u32, pos: Pos) -> Incoming {
@@ -226,28 +233,15 @@ impl Incoming {
                 wrapup: opt(&e.wrapup),
             },
             conversation,
-            content: e.content,
+            hash: id_hash(&id),
+            content: e.content.map(Box::new),
         }
     }
 }
 
-/// The event kept for an id, and the id's hash: 8 bytes an entry, where the id itself would
-/// take 24. The id is read from the event when two hashes meet, which is rare but for the
-/// duplicate it is anyway.
-#[derive(Clone, Copy, Debug)]
-struct Seen {
-    event: u32,
-    hash: u32,
-}
-
-/// An id's hash, 32 bits kept; hashbrown takes its bucket from the low bits of the spread
-/// value and its tag from the top seven.
+/// An id's hash, as [`Seen`] keeps it.
 fn id_hash(id: &Id) -> u32 {
     FxBuildHasher.hash_one(id) as u32
-}
-
-fn spread(hash: u32) -> u64 {
-    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Duplicates dropped from one input and counted in one conversation.
@@ -279,8 +273,8 @@ pub struct Store {
     /// event kept for its id (for the minute series).
     pub duplicate_minutes: Vec<(u32, u32)>,
     conversation_index: FxHashMap<Sym, u32>,
-    /// The event kept for each id: its index and the id's hash (see [`Seen`]).
-    seen: HashTable<Seen>,
+    /// The event kept for each id.
+    seen: Seen,
     /// `--dedup content`: other ids that stand for a kept event.
     aliases: FxHashMap<Id, u32>,
     /// `--dedup content`: detail digest → the event kept with it.
@@ -308,22 +302,19 @@ impl Store {
         let Incoming {
             mut event,
             conversation,
+            hash,
             content,
         } = incoming;
         let index = self.events.len() as u32;
-        let hash = id_hash(&event.id);
         let events = &self.events;
         let first = self
             .seen
-            .find(spread(hash), |s| {
-                s.hash == hash && events[s.event as usize].id == event.id
-            })
-            .map(|s| s.event)
+            .find(hash, |kept| events[kept as usize].id == event.id)
             .or_else(|| self.aliases.get(&event.id).copied());
         if let Some(first) = first {
             return self.duplicate(first, &event, conversation);
         }
-        if let Some(digest) = content {
+        if let Some(digest) = content.map(|d| *d) {
             if let Some(&kept) = self.seen_content.get(&U128::from(digest)) {
                 // The same detail under a new id: the new id now stands for the event kept,
                 // so a re-delivery of it counts there too.
@@ -332,8 +323,7 @@ impl Store {
             }
             self.seen_content.insert(U128::from(digest), index);
         }
-        self.seen
-            .insert_unique(spread(hash), Seen { event: index, hash }, |s| spread(s.hash));
+        self.seen.insert(hash, index);
         event.conversation = self.conversation(conversation);
         self.conversations[event.conversation as usize].events += 1;
         self.events.push(event);
@@ -386,6 +376,11 @@ impl Store {
         self.syms.clone()
     }
 
+    /// Asks the memory for what adding an event with this id hash will look up.
+    pub fn prefetch(&self, hash: u32) {
+        self.seen.prefetch(hash);
+    }
+
     /// Whether any event of this conversation was kept.
     pub fn has_conversation(&self, id: &Atom) -> bool {
         self.syms
@@ -397,7 +392,7 @@ impl Store {
     pub fn bytes_per_event(&self) -> f64 {
         let n = self.events.len().max(1) as f64;
         let held = self.events.capacity() * std::mem::size_of::<Event>()
-            + self.seen.capacity() * 9
+            + self.seen.heap_bytes()
             + self.aliases.capacity() * 25
             + self.seen_content.capacity() * 25
             + self.dropped.capacity() * 17
@@ -411,7 +406,7 @@ impl Store {
     /// Groups and orders everything kept.
     pub fn finish(mut self) -> Correlation {
         // The dedup sets are done with: give their memory back before grouping.
-        self.seen = HashTable::default();
+        self.seen = Seen::default();
         self.aliases = FxHashMap::default();
         self.seen_content = FxHashMap::default();
         self.conversation_index = FxHashMap::default();

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod correlate;
+pub mod dedup;
 pub mod dest;
 pub mod event;
 pub mod findings;

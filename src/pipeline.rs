@@ -98,6 +98,9 @@ pub fn read(
     Ok((store, counts))
 }
 
+/// How many events ahead [`fold`] asks for its look-ups.
+const AHEAD: usize = 8;
+
 fn fold(
     done: Done,
     store: &mut Store,
@@ -108,7 +111,19 @@ fn fold(
 ) -> Result<()> {
     let input = done.input as usize;
     let c = &mut counts.inputs[input];
-    for item in done.items {
+    // Look-ups land in random places of a large table: ask for them a few events ahead.
+    let hashes: Vec<Option<u32>> = done
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Event(e) => Some(e.hash()),
+            _ => None,
+        })
+        .collect();
+    for (k, item) in done.items.into_iter().enumerate() {
+        if let Some(&Some(hash)) = hashes.get(k + AHEAD) {
+            store.prefetch(hash);
+        }
         c.records += 1;
         match item {
             Item::Event(e) => {
