@@ -66,18 +66,19 @@ pub fn parse_record(bytes: &[u8], digest: bool) -> Result<Parsed, String> {
             None => None,
         };
         let content = content.or_else(|| Some(digest128(bytes)));
-        normalise(rec.with_detail(detail), content)
-    } else if let Some(rec) = walk::record(bytes) {
+        normalise(&mut rec.with_detail(detail), content)
+    } else if let Some(rec) = walk::record(bytes, &mut Record::default()) {
+        // Filled in place and read by reference: the record is large, and moving it costs.
         normalise(rec, None)
     } else if memchr::memchr2_iter(b'{', b'[', bytes).count() < SHALLOW {
         // At most SHALLOW containers, so at most that deep: safe for sonic-rs, whose skipping
         // recurses without a depth limit.
-        let rec: Record<Detail> = sonic_rs::from_slice(bytes).map_err(sonic_error)?;
-        normalise(rec, None)
+        let mut rec: Record<Detail> = sonic_rs::from_slice(bytes).map_err(sonic_error)?;
+        normalise(&mut rec, None)
     } else {
         // serde_json skips or refuses deep nesting without exhausting the stack.
-        let rec: Record<Detail> = serde_json::from_slice(bytes).map_err(json_error)?;
-        normalise(rec, None)
+        let mut rec: Record<Detail> = serde_json::from_slice(bytes).map_err(json_error)?;
+        normalise(&mut rec, None)
     }
 }
 
@@ -113,7 +114,7 @@ fn digest128(bytes: &[u8]) -> u128 {
     (u128::from(half(0x9e37_79b9)) << 64) | u128::from(half(0x85eb_ca6b))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 struct Record<'a, D> {
     #[serde(borrow, default)]
     id: Str<'a>,
@@ -131,8 +132,8 @@ struct Record<'a, D> {
     channel: Str<'a>,
     #[serde(rename = "type", borrow, default)]
     kind: Str<'a>,
-    #[serde(default)]
-    timestamp: Option<When>,
+    #[serde(borrow, default)]
+    timestamp: Option<When<'a>>,
     #[serde(borrow, default)]
     data: Option<Body<'a>>,
 }
@@ -154,21 +155,21 @@ impl<'a, D> Record<'a, D> {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 struct Detail<'a> {
     #[serde(rename = "topicName", borrow, default)]
     topic: Str<'a>,
     #[serde(rename = "eventBody", borrow, default)]
     body: Option<Body<'a>>,
-    #[serde(default)]
-    timestamp: Option<When>,
+    #[serde(borrow, default)]
+    timestamp: Option<When<'a>>,
 }
 
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
-    #[serde(default)]
-    event_time: Option<When>,
+    #[serde(borrow, default)]
+    event_time: Option<When<'a>>,
     #[serde(borrow, default)]
     conversation_id: Str<'a>,
     #[serde(borrow, default)]
@@ -193,7 +194,7 @@ struct Body<'a> {
     acd_outcome: Str<'a>,
 }
 
-fn normalise<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
+fn normalise<'a>(rec: &mut Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
     let envelope = rec.detail.is_some() || rec.detail_type.0.is_some();
     if envelope {
         normalise_envelope(rec, content)
@@ -204,15 +205,16 @@ fn normalise<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Result<P
     }
 }
 
-fn normalise_envelope<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
-    let Some(detail) = rec.detail else {
+fn normalise_envelope<'a>(rec: &mut Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
+    let Some(detail) = rec.detail.as_mut() else {
         return Err("EventBridge envelope without a detail".into());
     };
     let topic = detail.topic.text().or(rec.detail_type.text());
     let Some(topic) = topic.filter(|t| !t.is_empty()) else {
         return Err("EventBridge envelope without a topicName".into());
     };
-    let mut body = detail.body.unwrap_or_default();
+    let mut none = Body::default();
+    let body = detail.body.as_mut().unwrap_or(&mut none);
     let Some(topic) = Topic::classify(topic) else {
         return Ok(Parsed::NotConversation);
     };
@@ -226,9 +228,9 @@ fn normalise_envelope<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) ->
     };
     let time = match body.event_time.take() {
         Some(t) => t.millis("eventTime")?,
-        None => match (detail.timestamp, rec.time.text()) {
+        None => match (detail.timestamp.take(), rec.time.text()) {
             (Some(t), _) => t.millis("detail.timestamp")?,
-            (None, Some(t)) => When::Iso(t.to_owned()).millis("time")?,
+            (None, Some(t)) => When::Iso(Cow::Borrowed(t)).millis("time")?,
             (None, None) => return Err("no event time (eventTime, detail.timestamp or time)".into()),
         },
     };
@@ -253,16 +255,17 @@ fn normalise_envelope<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) ->
         delivered,
         kind,
         media: body.media_type.text(),
-        body: &body,
+        body,
         queue,
         user,
         content,
     })
 }
 
-fn normalise_flat<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
-    let mut body = rec.data.unwrap_or_default();
-    let time = match (rec.timestamp, body.event_time.take()) {
+fn normalise_flat<'a>(rec: &mut Record<'a, Detail<'a>>, content: Option<u128>) -> Result<Parsed, String> {
+    let mut none = Body::default();
+    let body = rec.data.as_mut().unwrap_or(&mut none);
+    let time = match (rec.timestamp.take(), body.event_time.take()) {
         (Some(t), _) => t.millis("timestamp")?,
         (None, Some(t)) => t.millis("data.eventTime")?,
         (None, None) => return Err("no event time (timestamp)".into()),
@@ -280,7 +283,7 @@ fn normalise_flat<'a>(rec: Record<'a, Detail<'a>>, content: Option<u128>) -> Res
         media: rec.channel.text().or(body.media_type.text()),
         queue: body.queue_id.id(),
         user: body.user_id.id(),
-        body: &body,
+        body,
         content,
     })
 }
@@ -432,13 +435,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 
 /// An event time as written: epoch milliseconds, or an ISO-8601 string.
 #[derive(Debug)]
-enum When {
+enum When<'a> {
     Millis(f64),
-    Iso(String),
+    Iso(Cow<'a, str>),
     Other,
 }
 
-impl When {
+impl When<'_> {
     fn millis(self, field: &str) -> Result<i64, String> {
         match self {
             When::Millis(v) if !v.is_finite() => Err(format!("{field} is a number out of range")),
@@ -453,37 +456,40 @@ impl When {
     }
 }
 
-impl<'de> Deserialize<'de> for When {
+impl<'de: 'a, 'a> Deserialize<'de> for When<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = When;
+            type Value = When<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a time")
             }
-            fn visit_u64<E>(self, v: u64) -> Result<When, E> {
+            fn visit_u64<E>(self, v: u64) -> Result<When<'de>, E> {
                 Ok(When::Millis(v as f64))
             }
-            fn visit_i64<E>(self, v: i64) -> Result<When, E> {
+            fn visit_i64<E>(self, v: i64) -> Result<When<'de>, E> {
                 Ok(When::Millis(v as f64))
             }
-            fn visit_f64<E>(self, v: f64) -> Result<When, E> {
+            fn visit_f64<E>(self, v: f64) -> Result<When<'de>, E> {
                 Ok(When::Millis(v))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<When, E> {
-                Ok(When::Iso(v.to_owned()))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<When<'de>, E> {
+                Ok(When::Iso(Cow::Borrowed(v)))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<When, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<When<'de>, E> {
+                Ok(When::Iso(Cow::Owned(v.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<When<'de>, E> {
                 Ok(When::Other)
             }
-            fn visit_unit<E>(self) -> Result<When, E> {
+            fn visit_unit<E>(self) -> Result<When<'de>, E> {
                 Ok(When::Other)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<When, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<When<'de>, A::Error> {
                 while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(When::Other)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<When, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<When<'de>, A::Error> {
                 while s.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(When::Other)
             }

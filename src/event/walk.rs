@@ -20,35 +20,26 @@ struct Walk<'a> {
     i: usize,
 }
 
-/// Reads a record, or `None` when the full deserializer must decide.
-pub(super) fn record(bytes: &[u8]) -> Option<Record<'_, Detail<'_>>> {
+/// Reads a record into `rec` (empty), or `None` when the full deserializer must decide.
+pub(super) fn record<'a, 'r>(
+    bytes: &'a [u8],
+    rec: &'r mut Record<'a, Detail<'a>>,
+) -> Option<&'r mut Record<'a, Detail<'a>>> {
     simdutf8::basic::from_utf8(bytes).ok()?;
     let mut w = Walk { b: bytes, i: 0 };
-    let mut rec = Record {
-        id: Str(None),
-        time: Str(None),
-        detail_type: Str(None),
-        detail: None,
-        event_id: Str(None),
-        conversation_id: Str(None),
-        channel: Str(None),
-        kind: Str(None),
-        timestamp: None,
-        data: None,
-    };
     let mut seen = 0u32;
     w.object(|w, key| {
         let bit = match key {
             b"id" => w.string().map(|v| rec.id = v).map(|_| 1),
             b"time" => w.string().map(|v| rec.time = v).map(|_| 2),
             b"detail-type" => w.string().map(|v| rec.detail_type = v).map(|_| 4),
-            b"detail" => w.detail().map(|v| rec.detail = Some(v)).map(|_| 8),
+            b"detail" => w.detail(rec.detail.insert(Detail::default())).map(|_| 8),
             b"event_id" => w.string().map(|v| rec.event_id = v).map(|_| 16),
             b"conversationId" => w.string().map(|v| rec.conversation_id = v).map(|_| 32),
             b"channel" => w.string().map(|v| rec.channel = v).map(|_| 64),
             b"type" => w.string().map(|v| rec.kind = v).map(|_| 128),
             b"timestamp" => w.when().map(|v| rec.timestamp = v).map(|_| 256),
-            b"data" => w.body().map(|v| rec.data = Some(v)).map(|_| 512),
+            b"data" => w.body(rec.data.insert(Body::default())).map(|_| 512),
             _ => w.skip_value().map(|_| 0),
         }?;
         // A repeated key is the deserializer's to report.
@@ -109,9 +100,9 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn when(&mut self) -> Option<Option<When>> {
+    fn when(&mut self) -> Option<Option<When<'a>>> {
         match self.peek()? {
-            b'"' => Some(Some(When::Iso(self.plain()?.to_owned()))),
+            b'"' => Some(Some(When::Iso(Cow::Borrowed(self.plain()?)))),
             b'n' => self.literal(b"null").map(|_| None),
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
@@ -132,27 +123,21 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn detail(&mut self) -> Option<Detail<'a>> {
-        let mut d = Detail {
-            topic: Str(None),
-            body: None,
-            timestamp: None,
-        };
+    fn detail(&mut self, d: &mut Detail<'a>) -> Option<()> {
         let mut seen = 0u32;
         self.object(|w, key| {
             let bit = match key {
                 b"topicName" => w.string().map(|v| d.topic = v).map(|_| 1),
                 b"timestamp" => w.when().map(|v| d.timestamp = v).map(|_| 2),
-                b"eventBody" => w.body().map(|v| d.body = Some(v)).map(|_| 4),
+                b"eventBody" => w.body(d.body.insert(Body::default())).map(|_| 4),
                 _ => w.skip_value().map(|_| 0),
             }?;
             (seen & bit == 0).then(|| seen |= bit)
         })?;
-        Some(d)
+        Some(())
     }
 
-    fn body(&mut self) -> Option<Body<'a>> {
-        let mut b = Body::default();
+    fn body(&mut self, b: &mut Body<'a>) -> Option<()> {
         let mut seen = 0u32;
         self.object(|w, key| {
             let field = match key {
@@ -178,7 +163,7 @@ impl<'a> Walk<'a> {
             *field.0 = w.string()?;
             once(&mut seen, field.1)
         })?;
-        Some(b)
+        Some(())
     }
 
     /// `{ "key": value, ... }`, handing each key to `f`, which must consume its value.
@@ -322,12 +307,12 @@ mod tests {
 
     /// The deserializer's reading of a record, for comparison.
     fn slow(bytes: &[u8]) -> Result<Parsed, String> {
-        let rec: Record<Detail> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        normalise(rec, None)
+        let mut rec: Record<Detail> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        normalise(&mut rec, None)
     }
 
     fn fast(bytes: &[u8]) -> Option<Result<Parsed, String>> {
-        record(bytes).map(|r| normalise(r, None))
+        record(bytes, &mut Record::default()).map(|r| normalise(r, None))
     }
 
     #[test]
