@@ -2,11 +2,13 @@
 // until the DOM is ready and every overview row is present, as a median over --runs loads (each
 // in a new page of one browser, round-robin over the reports given).
 //
-//   node bench/html_bench.mjs [--runs N] [--rows N] REPORT.html...
+//   node bench/html_bench.mjs [--runs N] [--rows N] [--json] REPORT.html...
 //
 // --rows is how many overview rows each report must show (default: read from the page's
-// subtitle). Prints one JSON line per report: {"file", "bytes", "rows", "ready_ms": [...],
-// "median_ready_ms", "median_painted_ms"}; "painted" is the first frame drawn after that.
+// subtitle). Prints a line per report (size, median load time, the loads, the first frame
+// drawn after that), and for two reports the ratios of the first to the second; with --json,
+// one JSON object per report instead: {"file", "bytes", "rows", "ready_ms": [...],
+// "median_ready_ms", "median_painted_ms"}.
 // Uses playwright-core from tests/ux/browser/node_modules and /usr/bin/chromium (or
 // $GCORR_CHROMIUM) with the flags of the browser tests.
 
@@ -18,10 +20,12 @@ import { chromium } from '../tests/ux/browser/node_modules/playwright-core/index
 const args = process.argv.slice(2);
 let runs = 5;
 let rows = null;
+let json = false;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--runs') runs = Number(args[++i]);
   else if (args[i] === '--rows') rows = Number(args[++i]);
+  else if (args[i] === '--json') json = true;
   else files.push(args[i]);
 }
 if (!files.length || !(runs > 0)) {
@@ -97,11 +101,21 @@ try {
       results[i].painted.push(Math.round(t.painted));
     }
   }
-  for (const [i, f] of files.entries()) {
-    console.log(JSON.stringify({
-      file: f, bytes: statSync(f).size, rows: want[i], ready_ms: results[i].ready,
-      median_ready_ms: median(results[i].ready), median_painted_ms: median(results[i].painted),
-    }));
+  const out = files.map((f, i) => ({
+    file: f, bytes: statSync(f).size, rows: want[i], ready_ms: results[i].ready,
+    median_ready_ms: median(results[i].ready), median_painted_ms: median(results[i].painted),
+  }));
+  for (const r of out) {
+    if (json) { console.log(JSON.stringify(r)); continue; }
+    console.log(`${r.file}: ${r.rows.toLocaleString('en-US')} conversations, ${(r.bytes / 1e6).toFixed(1)} MB ` +
+      `(${(r.bytes / r.rows / 1e3).toFixed(2)} KB each); ready in ${r.median_ready_ms} ms (median of ` +
+      `${r.ready_ms.length}: ${r.ready_ms.join(', ')}); first frame at ${r.median_painted_ms} ms`);
+  }
+  if (!json && out.length === 2) {
+    const [a, b] = out;
+    console.log(`first/second: size ${(a.bytes / b.bytes).toFixed(2)}, ready ` +
+      `${(a.median_ready_ms / b.median_ready_ms).toFixed(2)}, first frame ` +
+      `${(a.median_painted_ms / b.median_painted_ms).toFixed(2)}`);
   }
 } finally {
   await browser.close();
