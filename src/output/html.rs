@@ -141,11 +141,12 @@ impl Encoder for Html {
 /// and named by its number from 1 (0 stands for null).
 #[derive(Default)]
 struct Strings {
-    syms: FxHashMap<Sym, u32>,
     texts: FxHashMap<String, u32>,
+    /// The numbers of the interned values met so far, to look each one's text up once (the
+    /// same id is also met as text: a participant's id, from the API or the events).
+    syms: FxHashMap<Sym, u32>,
     /// The table as the inside of a JSON array.
     json: Vec<u8>,
-    len: u32,
 }
 
 impl Strings {
@@ -154,7 +155,7 @@ impl Strings {
         if let Some(&n) = self.syms.get(&s) {
             return Ok(n);
         }
-        let n = self.push(syms.text(s, &mut [0; 36]))?;
+        let n = self.text(Some(syms.text(s, &mut [0; 36])))?;
         self.syms.insert(s, n);
         Ok(n)
     }
@@ -164,18 +165,13 @@ impl Strings {
         if let Some(&n) = self.texts.get(s) {
             return Ok(n);
         }
-        let n = self.push(s)?;
-        self.texts.insert(s.to_owned(), n);
-        Ok(n)
-    }
-
-    fn push(&mut self, s: &str) -> Result<u32> {
-        if self.len > 0 {
+        if !self.texts.is_empty() {
             self.json.push(b',');
         }
         sonic_rs::to_writer(&mut self.json, s)?;
-        self.len += 1;
-        Ok(self.len)
+        let n = self.texts.len() as u32 + 1;
+        self.texts.insert(s.to_owned(), n);
+        Ok(n)
     }
 }
 
@@ -234,6 +230,9 @@ fn detail(t: &Timeline, summary: bool, strings: &mut Strings, out: &mut Vec<u8>)
     if !summary {
         out.extend_from_slice(b",[");
         let mut source = String::new();
+        // The last source's `file:` and its number: the events of a conversation mostly come
+        // from one input.
+        let mut last: Option<(&str, char, u32)> = None;
         for (i, e) in t.events().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -268,11 +267,18 @@ fn detail(t: &Timeline, summary: bool, strings: &mut Strings, out: &mut Vec<u8>)
                 number(out, strings.sym(syms, s)?.into());
             }
             let (file, sep, n) = t.origin(e);
-            source.clear();
-            source.push_str(file);
-            source.push(sep);
-            let file = strings.text(Some(&source))?;
-            numbers(out, [file.into(), n as i64]);
+            let k = match last {
+                Some((f, s, k)) if f == file && s == sep => k,
+                _ => {
+                    source.clear();
+                    source.push_str(file);
+                    source.push(sep);
+                    let k = strings.text(Some(&source))?;
+                    last = Some((file, sep, k));
+                    k
+                }
+            };
+            numbers(out, [k.into(), n as i64]);
         }
         out.push(b']');
     }
