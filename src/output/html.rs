@@ -352,6 +352,17 @@ mod tests {
     }
 
     #[test]
+    fn string_table_numbers_each_text_once_from_one() {
+        let mut s = Strings::default();
+        assert_eq!(s.text(None).unwrap(), 0, "null");
+        assert_eq!(s.text(Some("voice")).unwrap(), 1);
+        assert_eq!(s.text(Some("a \"b\"")).unwrap(), 2);
+        assert_eq!(s.text(Some("voice")).unwrap(), 1, "once");
+        let back: Vec<String> = serde_json::from_slice(&[b"[", &s.json[..], b"]"].concat()).unwrap();
+        assert_eq!(back, ["voice", "a \"b\""]);
+    }
+
+    #[test]
     fn template_is_self_contained_and_has_one_marker() {
         assert_eq!(TEMPLATE.matches(MARKER).count(), 1);
         for needle in [
