@@ -11,11 +11,16 @@ use crate::ux::report::browser::{Browser, open};
 use crate::ux::report::{Dom, Element};
 use crate::{T0, envelope, events, fixtures, id_of, iso, many_records, ndjson, run_in, tempdir, uuid, write};
 
-/// The page's embedded timelines, decoded into the shape of `--format json`.
-pub(crate) fn embedded_timelines(html: &str) -> Vec<Value> {
+/// The lines of the page's data element.
+fn data_lines(html: &str) -> impl Iterator<Item = &str> {
     let start = html.find("id=\"data\">").expect("the data element") + "id=\"data\">".len();
     let end = start + html[start..].find("</script>").expect("closed");
-    let mut lines = html[start..end].lines().filter(|l| !l.is_empty());
+    html[start..end].lines().filter(|l| !l.is_empty())
+}
+
+/// The page's embedded timelines, decoded into the shape of `--format json`.
+pub(crate) fn embedded_timelines(html: &str) -> Vec<Value> {
+    let mut lines = data_lines(html);
     let mut out = Vec::new();
     while let Some(line) = lines.next() {
         let chunk: Value = serde_json::from_str(line).expect("a chunk line");
@@ -132,6 +137,39 @@ fn html_embeds_exactly_the_timelines_of_format_json() {
     );
     assert_eq!(html.matches("</script>").count(), 3, "nothing closes a script");
     assert_eq!(embedded, json);
+}
+
+#[test]
+fn html_chunk_too_large_to_hold_is_streamed_as_the_same_data() {
+    // Over 32 MB estimated (600 bytes an event): the chunk is written a timeline at a time.
+    let dir = tempdir();
+    let big = uuid(0xb1, 1);
+    let mut records: Vec<Value> = (0..56_000u64)
+        .map(|i| envelope(&uuid(0xe1, i), &big, "acd.start", T0 + i as i64, Some("VOICE")))
+        .collect();
+    for c in 0..3u64 {
+        records.push(envelope(
+            &uuid(0xe2, c),
+            &uuid(0xc2, c),
+            "customer.start",
+            T0 + 5,
+            Some("CHAT"),
+        ));
+    }
+    write(&dir.path().join("events.ndjson"), ndjson(&records));
+    let (json, embedded, html) = both(dir.path(), &["events.ndjson", "--offline", "--threads", "2"]);
+    assert_eq!(json.len(), 4);
+    assert_eq!(embedded, json);
+    assert_eq!(
+        data_lines(&html).count(),
+        8,
+        "a chunk line and a detail line per timeline"
+    );
+    assert!(
+        html.len() < 56_000 * 120,
+        "about 100 bytes an event: {}",
+        html.len()
+    );
 }
 
 /// The elements of `dom` that have `attr` set to `value`.
