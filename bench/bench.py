@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark `gcorr correlate` against cat, DuckDB and jq on one generated EventBridge dump.
+"""Benchmark `gcorr correlate` against an earlier release of itself, cat, gzip, DuckDB and jq.
 
 Every contender runs as a child process; its wall time (around os.wait4) and peak RSS (GNU time's
 %M, else os.wait4's ru_maxrss) are measured the same way. Contenders run round-robin, `--runs` times each, after one untimed `cat` of every input
@@ -10,9 +10,11 @@ written as JSON. Needs Python 3.11 with the duckdb package, jq and GNU time. See
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -178,17 +180,72 @@ def summarize(c: Contender, by_name: dict[str, Contender]) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    head = f"{'contender':<34} {'median s':>9} {'MB/s':>8} {'peak RSS MB':>11} {'B/unique ev':>11} {'vs gcorr':>9} {'out lines':>9}"
+    head = f"{'contender':<44} {'median s':>9} {'MB/s':>8} {'peak RSS MB':>11} {'B/unique ev':>11} {'vs gcorr':>9} {'out lines':>9}"
     print(head)
     print("-" * len(head))
     for r in rows:
         if "median_s" not in r:
-            print(f"{r['name']:<34} {'FAILED' if r['failed'] else 'no run':>9}  {r['failed'] or ''}")
+            print(f"{r['name']:<44} {'FAILED' if r['failed'] else 'no run':>9}  {r['failed'] or ''}")
             continue
         per = f"{r['peak_rss_bytes_per_unique_event']:.0f}" if "peak_rss_bytes_per_unique_event" in r else "-"
         vs = f"{r['vs_gcorr']:.2f}x" if "vs_gcorr" in r else "-"
         lines = str(r.get("output_lines", "-"))
-        print(f"{r['name']:<34} {r['median_s']:>9.3f} {r['mb_per_s']:>8.1f} {mb(r['peak_rss_bytes']):>11.1f} {per:>11} {vs:>9} {lines:>9}")
+        print(f"{r['name']:<44} {r['median_s']:>9.3f} {r['mb_per_s']:>8.1f} {mb(r['peak_rss_bytes']):>11.1f} {per:>11} {vs:>9} {lines:>9}")
+
+
+def check_targets(rows: list[dict], bname: str, tree_files: list[Path]) -> list[str]:
+    """The performance targets, each as a ratio of medians from this run."""
+    med = {r["name"]: r["median_s"] for r in rows if "median_s" in r}
+    out = ["", "targets (ratios of medians in this run):"]
+
+    def line(what: str, a: str, b: str, limit: float, most: bool = True) -> None:
+        if a not in med or b not in med:
+            out.append(f"  {what}: not measured")
+            return
+        ratio = med[a] / med[b]
+        ok = ratio <= limit if most else ratio >= limit
+        out.append(f"  {what}: {ratio:.2f}x ({'met' if ok else 'NOT met'}, target {'<=' if most else '>='} {limit}x)")
+
+    line(f"NDJSON: gcorr / {bname}", "gcorr", bname, 0.5)
+    line(f"CSV: gcorr / {bname}", "gcorr --format csv", f"{bname} --format csv", 0.5)
+    line(f"--summary: gcorr / {bname}", "gcorr --summary", f"{bname} --summary", 0.5)
+    line("DuckDB / gcorr", "duckdb (python, own process)", "gcorr", 6.0, most=False)
+    if tree_files:
+        tname = f"tree ({len(tree_files)} .gz)"
+        line(f"{tname}: gcorr / gzip -dc one after another", f"gcorr {tname}", f"gzip -dc {tname}, one after another", 0.6)
+    line("one .gz: gcorr / gzip -dc", "gcorr .gz", "gzip -dc > /dev/null", 1.0)
+    per = next((r.get("peak_rss_bytes_per_unique_event") for r in rows if r["name"] == "gcorr"), None)
+    if per is not None:
+        out.append(f"  peak memory per kept event: {per:.0f} B ({'met' if per <= 200 else 'NOT met'}, target <= 200 B)")
+    return out
+
+
+# What the new release adds to the baseline's output (other features): removed before comparing.
+ADDED_JSON = [re.compile(rb',"flags":\[[^\]]*\]'), re.compile(rb',"delivered":(?:null|"[^"]*"),"lag_ms":(?:null|-?\d+)')]
+ADDED_CSV = {"flags", "delivered", "lag_ms", "participant_purpose", "participant_name", "wrapup_name"}
+
+
+def check_outputs(work: Path) -> list[str]:
+    """Whether the new outputs equal the baseline's, byte for byte, once the added fields are removed."""
+    out = ["", "output of the last run vs the baseline's (fields added since removed):"]
+    for new, old in [("new.ndjson", "base.ndjson"), ("new.summary", "base.summary"), ("new-tree.ndjson", "base-tree.ndjson")]:
+        a, b = work / new, work / old
+        if not (a.exists() and b.exists()):
+            continue
+        stripped = a.read_bytes()
+        for pattern in ADDED_JSON:
+            stripped = pattern.sub(b"", stripped)
+        same = stripped == b.read_bytes()
+        out.append(f"  {new}: {'identical' if same else 'DIFFERENT'} ({b.stat().st_size:,} bytes in the baseline's)")
+    a, b = work / "new.csv", work / "base.csv"
+    if a.exists() and b.exists():
+        with open(a, newline="") as fa, open(b, newline="") as fb:
+            ra, rb = csv.reader(fa), csv.reader(fb)
+            ha, hb = next(ra), next(rb)
+            keep = [i for i, h in enumerate(ha) if h not in ADDED_CSV]
+            same = [ha[i] for i in keep] == hb and all([x[i] for i in keep] == y for x, y in zip(ra, rb, strict=True))
+        out.append(f"  new.csv: {'identical' if same else 'DIFFERENT'} in the baseline's columns")
+    return out
 
 
 def main() -> int:
@@ -197,6 +254,9 @@ def main() -> int:
     ap.add_argument("--gz", type=Path, help="gzip of --data (default: DATA.gz; skipped if absent)")
     ap.add_argument("--stats", type=Path, help="gendump's stderr for --data (default: DATA with .stats)")
     ap.add_argument("--gcorr", type=Path, default=ROOT / "target" / "release" / "gcorr")
+    ap.add_argument("--baseline", type=Path, help="an earlier gcorr binary to compare with (run.sh builds fa5f844)")
+    ap.add_argument("--baseline-name", default="baseline", help="what to call it in the table")
+    ap.add_argument("--tree", type=Path, help="a directory of .ndjson.gz files holding the same records")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--jq-events", type=int, default=100_000,
                     help="run jq on the first N records and scale its time (0 = whole file)")
@@ -221,10 +281,29 @@ def main() -> int:
     gcorr = args.gcorr.resolve()
     have_gcorr = gcorr.is_file() and os.access(gcorr, os.X_OK)
     if have_gcorr:
-        contenders.append(Contender("gcorr", [str(gcorr), "correlate", str(data), "-q", "-o", str(work / "gcorr.ndjson")],
-                                    data, size, work / "gcorr.ndjson", baseline="gcorr", unique_events=unique))
+        contenders.append(Contender("gcorr", [str(gcorr), "correlate", str(data), "-q", "-o", str(work / "new.ndjson")],
+                                    data, size, work / "new.ndjson", baseline="gcorr", unique_events=unique))
     else:
         notes.append(f"gcorr NOT measured: {gcorr} does not exist (build it with `cargo build --release`)")
+    base = args.baseline.resolve() if args.baseline else None
+    bname = f"gcorr {args.baseline_name}"
+    gcorrs = [("gcorr", gcorr)] if have_gcorr else []
+    if base and base.is_file():
+        gcorrs.append((bname, base))
+        contenders.append(Contender(bname, [str(base), "correlate", str(data), "-q", "-o", str(work / "base.ndjson")],
+                                    data, size, work / "base.ndjson", baseline="gcorr", unique_events=unique))
+    elif base:
+        notes.append(f"{bname} NOT measured: {base} does not exist")
+    for name, binary in gcorrs:
+        tag = "new" if binary == gcorr else "base"
+        contenders.append(Contender(f"{name} --format csv",
+                                    [str(binary), "correlate", str(data), "-q", "--format", "csv", "-o", str(work / f"{tag}.csv")],
+                                    data, size, work / f"{tag}.csv", baseline="gcorr --format csv", unique_events=unique))
+    for name, binary in gcorrs:
+        tag = "new" if binary == gcorr else "base"
+        contenders.append(Contender(f"{name} --summary",
+                                    [str(binary), "correlate", str(data), "-q", "--summary", "-o", str(work / f"{tag}.summary")],
+                                    data, size, work / f"{tag}.summary", baseline="gcorr --summary", unique_events=unique))
     contenders.append(Contender("duckdb (python, own process)",
                                 [sys.executable, str(BENCH / "duckdb_correlate.py"), str(data), str(work / "duckdb.ndjson")],
                                 data, size, work / "duckdb.ndjson", baseline="gcorr", unique_events=unique,
@@ -260,10 +339,22 @@ def main() -> int:
                                         gz, size, work / "gcorr-gz.ndjson", baseline="gcorr .gz", unique_events=unique))
     else:
         notes.append(f"gzip comparison skipped: {gz} not found")
+    tree_files = sorted(args.tree.glob("*.gz")) if args.tree else []
+    if tree_files:
+        tname = f"tree ({len(tree_files)} .gz)"
+        contenders.append(Contender(f"gzip -dc {tname}, one after another", ["gzip", "-dc", *map(str, tree_files)],
+                                    args.tree, size, baseline=f"gcorr {tname}"))
+        for name, binary in gcorrs:
+            tag = "new" if binary == gcorr else "base"
+            contenders.append(Contender(f"{name} {tname}",
+                                        [str(binary), "correlate", str(args.tree), "-q", "-o", str(work / f"{tag}-tree.ndjson")],
+                                        args.tree, size, work / f"{tag}-tree.ndjson", baseline=f"gcorr {tname}",
+                                        unique_events=unique))
 
     by_name = {c.name: c for c in contenders}
     for path in {c.input for c in contenders}:
-        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+        files = sorted(path.glob("*")) if path.is_dir() else [path]
+        subprocess.run(["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
 
     print(f"data: {data} ({mb(size):.0f} MB, {stats['records']:,} records, {unique:,} unique conversation events, "
           f"{stats.get('conversations', 0):,} conversations); {args.runs} runs each, medians", file=sys.stderr)
@@ -281,6 +372,8 @@ def main() -> int:
     rows = [summarize(c, by_name) for c in contenders]
     print()
     print_table(rows)
+    targets = check_targets(rows, bname, tree_files)
+    same = check_outputs(work) if base and base.is_file() and have_gcorr else []
     print()
     print("MB/s: uncompressed MB / median wall time. vs gcorr: median time / gcorr's (the .gz rows vs gcorr .gz).")
     print("B/unique ev: peak RSS / unique conversation events (distinct envelope ids).")
@@ -290,14 +383,16 @@ def main() -> int:
     for n in notes:
         print(f"note: {n}")
 
+    for line in targets + same:
+        print(line)
     result = {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
               "data": {"file": str(data), "bytes": size, "gz_file": str(gz) if gz.exists() else None,
                        "gz_bytes": gz.stat().st_size if gz.exists() else None, **stats},
-              "runs": args.runs, "contenders": rows, "notes": notes}
+              "runs": args.runs, "contenders": rows, "targets": targets, "outputs": same, "notes": notes}
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"results written to {args.json}")
     shutil.rmtree(work, ignore_errors=True)
-    return 1 if any(c.failed for c in contenders) else 0
+    return 1 if any(c.failed for c in contenders) or any("DIFFERENT" in l for l in same) else 0
 
 
 if __name__ == "__main__":

@@ -13,17 +13,19 @@
 //! [`Correlation::select`] then keeps the conversations the time and media filters select,
 //! judged on whole timelines.
 
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 use std::ops::Range;
+use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::event::ParsedEvent;
 use crate::event::lag::Lag;
 use crate::findings::Flags;
-use crate::ids::{Atom, U128};
+use crate::ids::{Atom, U128, Uuid};
 use crate::input::framing::Pos;
-use crate::intern::{Interner, Sym};
+use crate::intern::{Interner, Interning, Recent, Sym};
 
 /// Which events and conversations to keep.
 ///
@@ -62,19 +64,43 @@ impl Filter {
     }
 }
 
-/// An event id: packed UUID, or interned text.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum EventId {
+/// An id held in the event itself: a packed UUID, or interned text. For the ids nearly
+/// every event has its own of (event, participant, session): interning those would cost a
+/// table entry each, larger than the id, and a look-up on every read.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Id {
     Uuid([u32; 4]),
     Text(Sym),
 }
 
-impl EventId {
+impl Id {
+    fn new(atom: &Atom, syms: &mut Recent) -> Id {
+        match atom {
+            Atom::Uuid(v) => {
+                let v = v.get();
+                Id::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32])
+            }
+            other => Id::Text(syms.sym(other)),
+        }
+    }
+
     pub fn uuid(self) -> Option<u128> {
         match self {
-            EventId::Uuid(w) => Some(w.iter().fold(0u128, |acc, &x| (acc << 32) | u128::from(x))),
-            EventId::Text(_) => None,
+            Id::Uuid(w) => Some(w.iter().fold(0u128, |acc, &x| (acc << 32) | u128::from(x))),
+            Id::Text(_) => None,
         }
+    }
+
+    /// The id as text, written into `buf` when it is a packed UUID.
+    pub fn text<'a>(self, syms: &'a Interner, buf: &'a mut [u8; 36]) -> &'a str {
+        match self {
+            Id::Text(s) => syms.text(s, buf),
+            Id::Uuid(_) => Uuid(self.uuid().expect("a uuid")).encode(buf),
+        }
+    }
+
+    pub fn to_string(self, syms: &Interner) -> String {
+        self.text(syms, &mut [0; 36]).to_owned()
     }
 }
 
@@ -84,15 +110,15 @@ pub struct Event {
     pub time: i64,
     /// The input, the position in it, and two marks: see [`Event::pos`].
     place: u64,
-    pub id: EventId,
+    pub id: Id,
     /// `delivered − time`.
     pub lag: Lag,
     /// Index into [`Store::conversations`].
     pub conversation: u32,
     pub kind: Sym,
     pub media: Option<Sym>,
-    pub participant: Option<Sym>,
-    pub session: Option<Sym>,
+    pub participant: Option<Id>,
+    pub session: Option<Id>,
     pub direction: Option<Sym>,
     pub queue: Option<Sym>,
     pub user: Option<Sym>,
@@ -162,13 +188,66 @@ pub enum Added {
     },
 }
 
-/// The event kept for an id, and the low half of its [`ParsedEvent::fingerprint`] (it fills
-/// what would be padding beside a 16-byte key; a different event passes for a re-delivery
-/// with odds of 1 in 4 billion).
+/// An event interned on a parser thread, ready for [`Store::add_interned`]: the event as the
+/// store keeps it, but for its conversation's index, which the store gives in input order.
+pub struct Incoming {
+    event: Event,
+    conversation: Sym,
+    content: Option<u128>,
+}
+
+impl Incoming {
+    pub fn pos(&self) -> Pos {
+        self.event.pos()
+    }
+
+    pub fn new(e: &ParsedEvent, syms: &mut Recent, input: u32, pos: Pos) -> Incoming {
+        let id = Id::new(&e.id, syms);
+        let participant = e.participant.as_ref().map(|a| Id::new(a, syms));
+        let session = e.session.as_ref().map(|a| Id::new(a, syms));
+        let kind = syms.sym(&e.kind);
+        let conversation = syms.sym(&e.conversation);
+        let mut opt = |a: &Option<Atom>| a.as_ref().map(|a| syms.sym(a));
+        Incoming {
+            event: Event {
+                time: e.time,
+                place: Event::place(input, pos, e.abandoned),
+                id,
+                lag: Lag::new(e.time, e.delivered),
+                conversation: 0,
+                kind,
+                media: opt(&e.media),
+                participant,
+                session,
+                direction: opt(&e.direction),
+                queue: opt(&e.queue),
+                user: opt(&e.user),
+                disconnect: opt(&e.disconnect),
+                wrapup: opt(&e.wrapup),
+            },
+            conversation,
+            content: e.content,
+        }
+    }
+}
+
+/// The event kept for an id, and the id's hash: 8 bytes an entry, where the id itself would
+/// take 24. The id is read from the event when two hashes meet, which is rare but for the
+/// duplicate it is anyway.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     event: u32,
-    fingerprint: u32,
+    hash: u32,
+}
+
+/// An id's hash, 32 bits kept; hashbrown takes its bucket from the low bits of the spread
+/// value and its tag from the top seven.
+fn id_hash(id: &Id) -> u32 {
+    FxBuildHasher.hash_one(id) as u32
+}
+
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Duplicates dropped from one input and counted in one conversation.
@@ -192,15 +271,18 @@ pub struct Unselected {
 pub struct Store {
     /// Input names, indexed by [`Event::input`].
     pub inputs: Vec<String>,
-    pub syms: Interner,
+    /// Shared with the parser threads while reading ([`Store::interning`]).
+    syms: Arc<Interning>,
     pub events: Vec<Event>,
     pub conversations: Vec<Conversation>,
     /// Each duplicate dropped: the conversation it is counted in and the UTC minute of the
     /// event kept for its id (for the minute series).
     pub duplicate_minutes: Vec<(u32, u32)>,
     conversation_index: FxHashMap<Sym, u32>,
-    seen_uuids: FxHashMap<U128, Seen>,
-    seen_texts: FxHashMap<Sym, Seen>,
+    /// The event kept for each id: its index and the id's hash (see [`Seen`]).
+    seen: HashTable<Seen>,
+    /// `--dedup content`: other ids that stand for a kept event.
+    aliases: FxHashMap<Id, u32>,
     /// `--dedup content`: detail digest → the event kept with it.
     seen_content: FxHashMap<U128, u32>,
     /// By (conversation, input); only pairs with duplicates have an entry.
@@ -215,70 +297,50 @@ impl Store {
         }
     }
 
+    /// Adds an event read in input order (interned here: see [`Incoming`] for the parsers' way).
     pub fn add(&mut self, e: &ParsedEvent, input: u32, pos: Pos) -> Added {
+        let incoming = Incoming::new(e, &mut Recent::new(&self.syms, 0), input, pos);
+        self.add_interned(incoming)
+    }
+
+    /// Adds an event interned by [`Incoming::new`], in input order.
+    pub fn add_interned(&mut self, incoming: Incoming) -> Added {
+        let Incoming {
+            mut event,
+            conversation,
+            content,
+        } = incoming;
         let index = self.events.len() as u32;
-        let fingerprint = e.fingerprint as u32;
-        let seen = Seen {
-            event: index,
-            fingerprint,
-        };
-        let (id, first) = match &e.id {
-            Atom::Uuid(v) => {
-                let first = first_or_insert(self.seen_uuids.entry(*v), seen);
-                let v = v.get();
-                let id = EventId::Uuid([(v >> 96) as u32, (v >> 64) as u32, (v >> 32) as u32, v as u32]);
-                (id, first)
-            }
-            other => {
-                let sym = self.syms.sym(other);
-                (
-                    EventId::Text(sym),
-                    first_or_insert(self.seen_texts.entry(sym), seen),
-                )
-            }
-        };
+        let hash = id_hash(&event.id);
+        let events = &self.events;
+        let first = self
+            .seen
+            .find(spread(hash), |s| {
+                s.hash == hash && events[s.event as usize].id == event.id
+            })
+            .map(|s| s.event)
+            .or_else(|| self.aliases.get(&event.id).copied());
         if let Some(first) = first {
-            return self.duplicate(first, fingerprint, input);
+            return self.duplicate(first, &event, conversation);
         }
-        if let Some(digest) = e.content {
-            if let Some(&event) = self.seen_content.get(&U128::from(digest)) {
+        if let Some(digest) = content {
+            if let Some(&kept) = self.seen_content.get(&U128::from(digest)) {
                 // The same detail under a new id: the new id now stands for the event kept,
                 // so a re-delivery of it counts there too.
-                let same = Seen { event, fingerprint };
-                match &e.id {
-                    Atom::Uuid(v) => self.seen_uuids.insert(*v, same),
-                    _ => self.seen_texts.insert(self.syms.sym(&e.id), same),
-                };
-                return self.duplicate(same, fingerprint, input);
+                self.aliases.insert(event.id, kept);
+                return self.duplicate(kept, &event, conversation);
             }
             self.seen_content.insert(U128::from(digest), index);
         }
-        let conversation = self.conversation(&e.conversation);
-        self.conversations[conversation as usize].events += 1;
-        let syms = &mut self.syms;
-        let mut opt = |a: &Option<Atom>| a.as_ref().map(|a| syms.sym(a));
-        let event = Event {
-            time: e.time,
-            place: Event::place(input, pos, e.abandoned),
-            id,
-            lag: Lag::new(e.time, e.delivered),
-            conversation,
-            media: opt(&e.media),
-            participant: opt(&e.participant),
-            session: opt(&e.session),
-            direction: opt(&e.direction),
-            queue: opt(&e.queue),
-            user: opt(&e.user),
-            disconnect: opt(&e.disconnect),
-            wrapup: opt(&e.wrapup),
-            kind: syms.sym(&e.kind),
-        };
+        self.seen
+            .insert_unique(spread(hash), Seen { event: index, hash }, |s| spread(s.hash));
+        event.conversation = self.conversation(conversation);
+        self.conversations[event.conversation as usize].events += 1;
         self.events.push(event);
         Added::Kept
     }
 
-    fn conversation(&mut self, id: &Atom) -> u32 {
-        let sym = self.syms.sym(id);
+    fn conversation(&mut self, sym: Sym) -> u32 {
         let next = self.conversations.len() as u32;
         *self.conversation_index.entry(sym).or_insert_with(|| {
             self.conversations.push(Conversation {
@@ -290,25 +352,38 @@ impl Store {
         })
     }
 
-    /// Counts a duplicate of the kept event `first` in that event's conversation.
-    fn duplicate(&mut self, first: Seen, fingerprint: u32, input: u32) -> Added {
-        let kept = &self.events[first.event as usize];
-        let conflict = first.fingerprint != fingerprint;
+    /// Counts a duplicate of the kept event `first` in that event's conversation: a conflict
+    /// when `e` (of `conversation`) differs from it in anything a timeline shows but its
+    /// delivery (a re-delivery is delivered again, later).
+    fn duplicate(&mut self, first: u32, e: &Event, conversation: Sym) -> Added {
+        let kept = &self.events[first as usize];
+        let same = self.conversations[kept.conversation as usize].id == conversation
+            && (kept.time, kept.abandoned(), kept.kind, kept.media)
+                == (e.time, e.abandoned(), e.kind, e.media)
+            && (kept.participant, kept.session, kept.direction) == (e.participant, e.session, e.direction)
+            && (kept.queue, kept.user, kept.disconnect, kept.wrapup)
+                == (e.queue, e.user, e.disconnect, e.wrapup);
+        let input = e.input();
         self.conversations[kept.conversation as usize].duplicates += 1;
         // Times are at most year 9999: their minute fits 32 bits.
         let minute = kept.time.div_euclid(60_000) as u32;
         self.duplicate_minutes.push((kept.conversation, minute));
         let d = self.dropped.entry((kept.conversation, input)).or_default();
         d.duplicates += 1;
-        if conflict {
+        if same {
+            Added::Duplicate
+        } else {
             d.conflicting += 1;
             Added::Conflicting {
                 input: kept.input(),
                 pos: kept.pos(),
             }
-        } else {
-            Added::Duplicate
         }
+    }
+
+    /// The symbol table, for threads that intern events for [`Store::add_interned`].
+    pub fn interning(&self) -> Arc<Interning> {
+        self.syms.clone()
     }
 
     /// Whether any event of this conversation was kept.
@@ -322,8 +397,8 @@ impl Store {
     pub fn bytes_per_event(&self) -> f64 {
         let n = self.events.len().max(1) as f64;
         let held = self.events.capacity() * std::mem::size_of::<Event>()
-            + self.seen_uuids.capacity() * 25
-            + self.seen_texts.capacity() * 13
+            + self.seen.capacity() * 9
+            + self.aliases.capacity() * 25
             + self.seen_content.capacity() * 25
             + self.dropped.capacity() * 17
             + self.conversation_index.capacity() * 9
@@ -336,10 +411,14 @@ impl Store {
     /// Groups and orders everything kept.
     pub fn finish(mut self) -> Correlation {
         // The dedup sets are done with: give their memory back before grouping.
-        self.seen_uuids = FxHashMap::default();
-        self.seen_texts = FxHashMap::default();
+        self.seen = HashTable::default();
+        self.aliases = FxHashMap::default();
         self.seen_content = FxHashMap::default();
         self.conversation_index = FxHashMap::default();
+        // Every parser thread is done with the table by now.
+        let syms = Arc::try_unwrap(std::mem::take(&mut self.syms))
+            .unwrap_or_else(|_| panic!("the symbol table is still shared"))
+            .finish();
         let mut starts = Vec::with_capacity(self.conversations.len() + 1);
         let mut total = 0u32;
         for c in &self.conversations {
@@ -347,31 +426,33 @@ impl Store {
             total += c.events;
         }
         starts.push(total);
-        // Counting sort by conversation: stable, so each group is in input order.
+        // Counting sort by conversation: stable, so each group is in input order. Each slot
+        // takes the event's time beside its index, read in this one pass over the events in
+        // memory order, so that ordering the groups by time jumps around no more.
         let mut fill = starts.clone();
-        let mut order = vec![0u32; self.events.len()];
+        let mut keyed = vec![(0i64, 0u32); self.events.len()];
         for (i, e) in self.events.iter().enumerate() {
             let slot = &mut fill[e.conversation as usize];
-            order[*slot as usize] = i as u32;
+            keyed[*slot as usize] = (e.time, i as u32);
             *slot += 1;
         }
-        let events = &self.events;
         let mut groups: Vec<Group> = (0..self.conversations.len())
             .map(|c| {
                 let range = starts[c] as usize..starts[c + 1] as usize;
-                let slice = &mut order[range.clone()];
+                let slice = &mut keyed[range.clone()];
                 // Stable: events at the same millisecond keep their input order.
-                slice.sort_by_key(|&i| events[i as usize].time);
+                slice.sort_by_key(|&(time, _)| time);
                 Group {
                     conversation: c as u32,
                     flags: Flags::default(),
-                    start: events[slice[0] as usize].time,
-                    end: events[slice[slice.len() - 1] as usize].time,
+                    start: slice[0].0,
+                    end: slice[slice.len() - 1].0,
                     range,
                 }
             })
             .collect();
-        let (syms, convs) = (&self.syms, &self.conversations);
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+        let convs = &self.conversations;
         groups.sort_by(|a, b| {
             a.start.cmp(&b.start).then_with(|| {
                 syms.cmp_text(
@@ -381,6 +462,7 @@ impl Store {
             })
         });
         Correlation {
+            syms,
             store: self,
             order,
             groups,
@@ -401,6 +483,8 @@ pub struct Group {
 
 /// Everything kept, grouped and ordered.
 pub struct Correlation {
+    /// The symbols of every kept event, read-only.
+    pub syms: Interner,
     pub store: Store,
     /// Event indices, grouped by conversation, each group in time order.
     pub order: Vec<u32>,
@@ -413,6 +497,17 @@ impl Correlation {
         self.order[g.range.clone()]
             .iter()
             .map(|&i| &self.store.events[i as usize])
+    }
+
+    /// Asks the memory for a group's events ahead of reading them: they lie scattered through
+    /// the input, and fetched together they arrive in the time of one.
+    pub fn prefetch(&self, g: &Group) {
+        #[cfg(target_arch = "x86_64")]
+        for &i in &self.order[g.range.clone()] {
+            let e: *const Event = &self.store.events[i as usize];
+            // SAFETY: a prefetch is only a hint: it reads nothing, and the address is valid.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(e.cast()) };
+        }
     }
 
     pub fn conversation(&self, g: &Group) -> &Conversation {
@@ -428,11 +523,7 @@ impl Correlation {
             return out;
         }
         // A medium never interned is used by no event.
-        let media: Vec<Sym> = filter
-            .media
-            .iter()
-            .filter_map(|m| self.store.syms.get(m))
-            .collect();
+        let media: Vec<Sym> = filter.media.iter().filter_map(|m| self.syms.get(m)).collect();
         let (groups, order, store) = (&mut self.groups, &self.order, &self.store);
         let mut left_out = vec![false; store.conversations.len()];
         groups.retain(|g| {
@@ -462,17 +553,6 @@ impl Correlation {
     }
 }
 
-/// The event already kept for an id, or `None` after recording `seen` as the one kept.
-fn first_or_insert<K>(entry: Entry<'_, K, Seen>, seen: Seen) -> Option<Seen> {
-    match entry {
-        Entry::Occupied(o) => Some(*o.get()),
-        Entry::Vacant(v) => {
-            v.insert(seen);
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,7 +574,6 @@ mod tests {
             delivered: None,
             abandoned: false,
             content: None,
-            fingerprint: 0,
         }
     }
 
@@ -502,14 +581,8 @@ mod tests {
         c.groups
             .iter()
             .map(|g| {
-                let conv = c.store.syms.to_string(c.conversation(g).id);
-                let ids = c
-                    .events(g)
-                    .map(|e| match e.id {
-                        EventId::Text(s) => c.store.syms.to_string(s),
-                        EventId::Uuid(_) => crate::ids::Uuid(e.id.uuid().unwrap()).to_string(),
-                    })
-                    .collect();
+                let conv = c.syms.to_string(c.conversation(g).id);
+                let ids = c.events(g).map(|e| e.id.to_string(&c.syms)).collect();
                 (conv, ids)
             })
             .collect()
@@ -517,7 +590,7 @@ mod tests {
 
     #[test]
     fn size_of_a_kept_event() {
-        assert_eq!(std::mem::size_of::<Event>(), 80);
+        assert_eq!(std::mem::size_of::<Event>(), 112);
         assert_eq!(std::mem::size_of::<Option<Sym>>(), 4);
     }
 
@@ -575,12 +648,9 @@ mod tests {
     #[test]
     fn an_id_with_other_content_is_a_conflict_counted_where_it_was_kept() {
         let mut s = Store::new(vec!["a".into(), "b".into()]);
-        let mut first = ev("e1", "x", 1);
-        first.fingerprint = 7;
-        let mut again = ev("e1", "x", 1);
-        again.fingerprint = 7;
-        let mut other = ev("e1", "y", 2);
-        other.fingerprint = 8;
+        let first = ev("e1", "x", 1);
+        let again = ev("e1", "x", 1);
+        let other = ev("e1", "y", 2);
         assert_eq!(s.add(&first, 0, Pos::Line(3)), Added::Kept);
         assert_eq!(s.add(&again, 1, Pos::Line(1)), Added::Duplicate);
         assert_eq!(
@@ -652,18 +722,18 @@ mod tests {
         #[test]
         fn duplicates_add_up(adds in proptest::collection::vec((0u8..6, 0u8..3, 0u64..3), 0..60)) {
             let mut s = Store::new(vec!["a".into()]);
-            let mut kept: std::collections::HashMap<u8, u64> = Default::default();
+            let mut kept: std::collections::HashMap<u8, (u8, u64)> = Default::default();
             let (mut dups, mut conflicts) = (0u32, 0);
             for (n, &(id, conv, content)) in adds.iter().enumerate() {
-                let mut e = ev(&format!("e{id}"), &format!("c{conv}"), n as i64);
-                e.fingerprint = content;
+                // What the event says besides its id: its conversation and one of three times.
+                let e = ev(&format!("e{id}"), &format!("c{conv}"), content as i64);
                 let added = s.add(&e, 0, Pos::Line(n as u64 + 1));
                 match kept.get(&id) {
                     None => {
                         proptest::prop_assert_eq!(added, Added::Kept);
-                        kept.insert(id, content);
+                        kept.insert(id, (conv, content));
                     }
-                    Some(&first) if first == content => {
+                    Some(&first) if first == (conv, content) => {
                         proptest::prop_assert_eq!(added, Added::Duplicate);
                         dups += 1;
                     }

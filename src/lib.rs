@@ -361,7 +361,7 @@ fn enrich(cfg: &Config, c: &correlate::Correlation, interrupted: bool) -> Result
     let ids: Vec<String> = c
         .groups
         .iter()
-        .map(|g| c.store.syms.to_string(c.conversation(g).id))
+        .map(|g| c.syms.to_string(c.conversation(g).id))
         .collect();
     if interrupted {
         let skipped = ids.iter().map(|_| api::Outcome::skipped(api::fetch::INTERRUPTED));

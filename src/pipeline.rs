@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
 
-use crate::correlate::{Added, Filter, Store};
-use crate::event::{Parsed, ParsedEvent, parse_record};
+use crate::correlate::{Added, Filter, Incoming, Store};
+use crate::event::{Parsed, parse_record};
 use crate::input::framing::{Batch, Framer, Pos};
 use crate::input::wrap;
 use crate::input::{self, Source};
+use crate::intern::{Interning, Recent};
 use crate::report::{Counts, Diagnostics};
 
 /// How to read.
@@ -41,7 +42,8 @@ struct Job {
 // Events are nearly every item; boxing them would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
 enum Item {
-    Event(ParsedEvent, Pos),
+    /// Interned on the parser thread; the position is in the event.
+    Event(Incoming),
     NotConversation,
     Filtered,
     Invalid(Pos, String),
@@ -70,9 +72,10 @@ pub fn read(
     std::thread::scope(|scope| -> Result<()> {
         let bytes = raw_bytes.clone();
         scope.spawn(move || frame_all(sources, job_tx, bytes));
+        let syms = store.interning();
         for _ in 0..threads {
-            let (rx, tx) = (job_rx.clone(), done_tx.clone());
-            scope.spawn(move || parse_all(&rx, &tx, opts));
+            let (rx, tx, syms) = (job_rx.clone(), done_tx.clone(), syms.clone());
+            scope.spawn(move || parse_all(&rx, &tx, &syms, opts));
         }
         drop(done_tx);
         // Only the parsers hold the job receiver now, and this closure owns the results:
@@ -108,19 +111,22 @@ fn fold(
     for item in done.items {
         c.records += 1;
         match item {
-            Item::Event(e, pos) => match store.add(&e, done.input, pos) {
-                Added::Kept => c.kept += 1,
-                Added::Duplicate => c.duplicates += 1,
-                Added::Conflicting {
-                    input: first,
-                    pos: at,
-                } => {
-                    c.duplicates += 1;
-                    c.conflicting += 1;
-                    let first = diag.at(&sources[first as usize].name, at);
-                    diag.conflicting(&sources[input].name, pos, &first);
+            Item::Event(e) => {
+                let pos = e.pos();
+                match store.add_interned(e) {
+                    Added::Kept => c.kept += 1,
+                    Added::Duplicate => c.duplicates += 1,
+                    Added::Conflicting {
+                        input: first,
+                        pos: at,
+                    } => {
+                        c.duplicates += 1;
+                        c.conflicting += 1;
+                        let first = diag.at(&sources[first as usize].name, at);
+                        diag.conflicting(&sources[input].name, pos, &first);
+                    }
                 }
-            },
+            }
             Item::NotConversation => c.not_conversation += 1,
             Item::Filtered => c.filtered += 1,
             Item::Invalid(pos, msg) => {
@@ -173,16 +179,29 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
     }
 }
 
-fn item(parsed: Result<Parsed, String>, pos: Pos, opts: &ReadOptions) -> Item {
+/// UUIDs each parser remembers (384 KiB: within a core's own cache).
+const RECENT: usize = 1 << 14;
+
+/// Where parsers read: the shared symbol table, the options and the input being read.
+struct Ctx<'a, 'b> {
+    syms: &'b mut Recent<'a>,
+    opts: &'a ReadOptions,
+    input: u32,
+}
+
+fn item(parsed: Result<Parsed, String>, pos: Pos, cx: &mut Ctx) -> Item {
     match parsed {
-        Ok(Parsed::Event(e)) if opts.filter.keeps(&e) => Item::Event(e, pos),
+        Ok(Parsed::Event(e)) if cx.opts.filter.keeps(&e) => {
+            Item::Event(Incoming::new(&e, cx.syms, cx.input, pos))
+        }
         Ok(Parsed::Event(_)) => Item::Filtered,
         Ok(Parsed::NotConversation) => Item::NotConversation,
         Err(msg) => Item::Invalid(pos, msg),
     }
 }
 
-fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOptions) {
+fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, syms: &Interning, opts: &ReadOptions) {
+    let mut recent = Recent::new(syms, RECENT);
     loop {
         let job = match rx.lock() {
             Ok(rx) => match rx.recv() {
@@ -192,6 +211,11 @@ fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOption
             Err(_) => return,
         };
         let batch = &job.batch;
+        let mut cx = Ctx {
+            syms: &mut recent,
+            opts,
+            input: job.input,
+        };
         let mut items = Vec::with_capacity(batch.records.len() + batch.problems.len());
         for (pos, msg) in &batch.problems {
             items.push(Item::Invalid(*pos, msg.clone()));
@@ -212,10 +236,10 @@ fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, opts: &ReadOption
                                 format!("{}: {msg}", i.at)
                             }
                         };
-                        item(parsed.map_err(named), span.pos, opts)
+                        item(parsed.map_err(named), span.pos, &mut cx)
                     })),
                 },
-                parsed => items.push(item(parsed, span.pos, opts)),
+                parsed => items.push(item(parsed, span.pos, &mut cx)),
             }
         }
         if tx

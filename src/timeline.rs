@@ -6,8 +6,7 @@
 
 use crate::api::Outcome;
 use crate::api::model::Session;
-use crate::correlate::{Correlation, Event, EventId, Group};
-use crate::ids::Uuid;
+use crate::correlate::{Correlation, Event, Group, Id};
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
 use crate::vocab;
@@ -35,7 +34,7 @@ pub struct Participant<'a> {
 
 /// A participant as the events show it.
 struct Seen {
-    id: Sym,
+    id: Id,
     purpose: Option<&'static str>,
     media_types: Vec<Sym>,
     user: Option<Sym>,
@@ -65,7 +64,7 @@ impl<'a> Timeline<'a> {
         let mut handoffs = Vec::new();
         let mut seen: Vec<Seen> = Vec::new();
         let mut current: Option<Sym> = None;
-        let syms = &correlation.store.syms;
+        let syms = &correlation.syms;
         for e in correlation.events(group) {
             if let Some(m) = e.media {
                 if !media_types.contains(&m) {
@@ -117,7 +116,7 @@ impl<'a> Timeline<'a> {
     }
 
     pub fn syms(&self) -> &'a Interner {
-        &self.correlation.store.syms
+        &self.correlation.syms
     }
 
     pub fn conversation_id(&self) -> Sym {
@@ -156,10 +155,7 @@ impl<'a> Timeline<'a> {
     }
 
     pub fn event_id(&self, e: &Event) -> String {
-        match e.id {
-            EventId::Text(s) => self.syms().to_string(s),
-            EventId::Uuid(_) => Uuid(e.id.uuid().expect("uuid")).to_string(),
-        }
+        e.id.to_string(self.syms())
     }
 }
 
@@ -167,7 +163,7 @@ impl<'a> Timeline<'a> {
 /// events know.
 fn merge<'a>(syms: &Interner, seen: Vec<Seen>, enrichment: &'a Outcome) -> Vec<Participant<'a>> {
     let text = |s: Option<Sym>| s.map(|s| syms.to_string(s));
-    let mut seen: Vec<(String, Seen)> = seen.into_iter().map(|p| (syms.to_string(p.id), p)).collect();
+    let mut seen: Vec<(String, Seen)> = seen.into_iter().map(|p| (p.id.to_string(syms), p)).collect();
     let mut out = Vec::new();
     for api in enrichment.data.iter().flat_map(|d| &d.participants) {
         let from_events = seen

@@ -45,35 +45,6 @@ pub struct ParsedEvent {
     pub abandoned: bool,
     /// A 128-bit digest of the whole `detail` (or flat record), for `--dedup content`.
     pub content: Option<u128>,
-    /// A digest of everything above but the event id: what a re-delivery repeats exactly, and
-    /// a record that reuses the id for another event does not (see [`fingerprint`]).
-    pub fingerprint: u64,
-}
-
-/// The digest of what gcorr reads from an event besides its id. Taken over the normalised
-/// fields rather than the record's bytes, so the same event in another layout (pretty-printed,
-/// keys reordered, escaped) matches, while any difference a timeline would show does not.
-pub fn fingerprint(e: &ParsedEvent) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    // Not the delivery time: a re-delivery is delivered again, later, with the same content.
-    e.time.hash(&mut h);
-    e.abandoned.hash(&mut h);
-    let atoms = [
-        Some(&e.conversation),
-        Some(&e.kind),
-        e.media.as_ref(),
-        e.participant.as_ref(),
-        e.session.as_ref(),
-        e.direction.as_ref(),
-        e.queue.as_ref(),
-        e.user.as_ref(),
-        e.disconnect.as_ref(),
-        e.wrapup.as_ref(),
-    ];
-    for a in atoms {
-        a.hash(&mut h);
-    }
-    h.finish()
 }
 
 /// What one record turned out to be.
@@ -339,7 +310,7 @@ fn finish(a: FinishArgs<'_>) -> Result<Parsed, String> {
         .text()
         .is_some_and(|o| o.eq_ignore_ascii_case("abandon"))
         && a.kind.as_text() == Some("acd.end");
-    let mut e = ParsedEvent {
+    let e = ParsedEvent {
         id: Atom::id(id),
         conversation: Atom::id(conversation),
         time: a.time,
@@ -355,9 +326,7 @@ fn finish(a: FinishArgs<'_>) -> Result<Parsed, String> {
         delivered: a.delivered,
         abandoned,
         content: a.content,
-        fingerprint: 0,
     };
-    e.fingerprint = fingerprint(&e);
     Ok(Parsed::Event(e))
 }
 

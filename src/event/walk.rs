@@ -1,5 +1,5 @@
 //! The fast path of record parsing: one forward walk that decodes only the fields gcorr reads
-//! and skips everything else with `memchr`, building nothing.
+//! and skips everything else, building nothing.
 //!
 //! It handles the common case — the fields gcorr needs are plain strings, numbers or null, with
 //! no escapes — and gives up (`None`) on anything else: an escape in a needed string, a field of
@@ -8,29 +8,22 @@
 //! walk never decides that a record is invalid. Skipped values are checked for structure only
 //! (strings closed, brackets matched); UTF-8 is checked for the whole record, and raw control
 //! characters in strings, which JSON forbids, make it give up too (so a record's fate never
-//! depends on which path read it).
+//! depends on which path read it). Strings are scanned 16 bytes at a time for their end, an
+//! escape or a control character at once ([`string_stop`]).
 
 use std::borrow::Cow;
-
-use memchr::memchr2;
 
 use super::{Body, Detail, Record, Str, When};
 
 struct Walk<'a> {
     b: &'a [u8],
     i: usize,
-    /// The record holds a byte below 0x20 somewhere: each string must be checked for one.
-    careful: bool,
 }
 
 /// Reads a record, or `None` when the full deserializer must decide.
 pub(super) fn record(bytes: &[u8]) -> Option<Record<'_, Detail<'_>>> {
     simdutf8::basic::from_utf8(bytes).ok()?;
-    let mut w = Walk {
-        b: bytes,
-        i: 0,
-        careful: has_control(bytes),
-    };
+    let mut w = Walk { b: bytes, i: 0 };
     let mut rec = Record {
         id: Str(None),
         time: Str(None),
@@ -95,21 +88,17 @@ impl<'a> Walk<'a> {
         Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
-    /// A string without escapes, as bytes (keys: compared, never converted).
+    /// A string without escapes or control characters, as bytes (keys: compared, never
+    /// converted).
     fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
-        let k = memchr2(b'"', b'\\', &self.b[start..])?;
-        if self.b[start + k] == b'\\' {
+        let end = string_stop(self.b, start)?;
+        if self.b[end] != b'"' {
             return None;
         }
-        self.i = start + k + 1;
-        self.clean(&self.b[start..start + k])
-    }
-
-    /// `text`, the inside of a string, unless it holds a raw control character.
-    fn clean(&self, text: &'a [u8]) -> Option<&'a [u8]> {
-        (!self.careful || !has_control(text)).then_some(text)
+        self.i = end + 1;
+        Some(&self.b[start..end])
     }
 
     fn string(&mut self) -> Option<Str<'a>> {
@@ -129,10 +118,13 @@ impl<'a> Walk<'a> {
                 while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(self.i) {
                     self.i += 1;
                 }
-                let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-                let v = match text.parse::<i64>() {
-                    Ok(n) => n as f64,
-                    Err(_) => text.parse::<f64>().ok()?,
+                let digits = &self.b[start..self.i];
+                let v = match integer(digits) {
+                    Some(n) => n as f64,
+                    // SAFETY: `record` checked the record is UTF-8; these are ASCII bytes.
+                    None => unsafe { std::str::from_utf8_unchecked(digits) }
+                        .parse::<f64>()
+                        .ok()?,
                 };
                 Some(Some(When::Millis(v)))
             }
@@ -213,14 +205,17 @@ impl<'a> Walk<'a> {
 
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
-        let start = self.i;
         loop {
-            let k = memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
-            self.i += k + 1;
-            if self.b[self.i - 1] == b'"' {
-                return self.clean(&self.b[start..self.i - 1]).map(|_| ());
+            let at = string_stop(self.b, self.i)?;
+            match self.b[at] {
+                b'"' => {
+                    self.i = at + 1;
+                    return Some(());
+                }
+                // The escaped byte is skipped (a control character there is as wrong as anywhere).
+                b'\\' if self.b.get(at + 1).is_some_and(|&c| c >= 0x20) => self.i = at + 2,
+                _ => return None,
             }
-            self.i += 1; // the escaped byte
         }
     }
 
@@ -265,12 +260,55 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// Whether `bytes` hold a byte below 0x20 (a control character, or whitespace outside strings).
-/// Branch-free over blocks, so it runs at memory speed on the common record that has none.
-fn has_control(bytes: &[u8]) -> bool {
-    bytes
-        .chunks(64)
-        .any(|block| block.iter().fold(false, |any, &b| any | (b < 0x20)))
+/// Where the string whose text starts at `from` stops being plain text: the index of its
+/// closing quote, of a backslash, or of a raw control character (below 0x20), whichever comes
+/// first; `None` if none comes before the end.
+#[inline]
+fn string_stop(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of x86_64; each load reads 16 bytes inside `b` (i + 16 <= len).
+        unsafe {
+            let (quote, backslash, control) = (
+                _mm_set1_epi8(b'"' as i8),
+                _mm_set1_epi8(b'\\' as i8),
+                _mm_set1_epi8(0x1f),
+            );
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+                // A byte is at most 0x1f exactly when the unsigned minimum with 0x1f is itself.
+                let stops = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                    _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
+                );
+                let mask = _mm_movemask_epi8(stops) as u32;
+                if mask != 0 {
+                    return Some(i + mask.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+        }
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|k| i + k)
+}
+
+/// Plain decimal digits (epoch milliseconds, the common time) as an integer, without the
+/// general number parser; `None` for anything else (signs, fractions, exponents, overflow).
+fn integer(digits: &[u8]) -> Option<i64> {
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+    })
 }
 
 fn once(seen: &mut u32, bit: u32) -> Option<()> {

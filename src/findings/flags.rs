@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use super::Thresholds;
-use crate::correlate::{Correlation, Event, Group};
+use crate::correlate::{Correlation, Event, Group, Id};
 use crate::intern::{Interner, Sym};
 
 /// One flag. Declared in name order, so a set iterates sorted.
@@ -113,7 +113,16 @@ pub fn flag(c: &mut Correlation, t: &Thresholds, threads: usize) {
             .map(|groups| {
                 scope.spawn(move || {
                     let mut flagger = Flagger::new(*t);
-                    groups.iter().map(|g| flagger.conversation(shared, g)).collect()
+                    groups
+                        .iter()
+                        .enumerate()
+                        .map(|(k, g)| {
+                            if let Some(next) = groups.get(k + 1) {
+                                shared.prefetch(next);
+                            }
+                            flagger.conversation(shared, g)
+                        })
+                        .collect()
                 })
             })
             .collect();
@@ -149,7 +158,7 @@ struct Flagger {
     families: Vec<Box<str>>,
     disconnects: FxHashMap<Sym, Disconnect>,
     /// Per (family, participant): a start seen, an end seen. Reused across conversations.
-    legs: Vec<(u16, Option<Sym>, bool, bool)>,
+    legs: Vec<(u16, Option<Id>, bool, bool)>,
 }
 
 impl Flagger {
@@ -164,7 +173,7 @@ impl Flagger {
     }
 
     fn conversation(&mut self, c: &Correlation, g: &Group) -> Flags {
-        let syms = &c.store.syms;
+        let syms = &c.syms;
         let mut flags = Flags::default();
         if c.conversation(g).duplicates > 0 {
             flags = flags.with(Flag::Duplicates);

@@ -94,7 +94,7 @@ impl Analysis {
 }
 
 fn series(c: &Correlation, t: &Thresholds) -> Vec<Minute> {
-    let syms = &c.store.syms;
+    let syms = &c.syms;
     let (Some(first), Some(last)) = (
         c.groups.iter().map(|g| g.start).min(),
         c.groups.iter().map(|g| g.end).max(),

@@ -58,8 +58,10 @@ fn joined(syms: &Interner, list: &[Sym]) -> String {
     names.join("|")
 }
 
-fn opt(syms: &Interner, s: Option<Sym>) -> String {
-    s.map(|s| syms.to_string(s)).unwrap_or_default()
+/// Writes a symbol's text (empty when absent) as the next field.
+fn field<W: Write>(w: &mut csv::Writer<W>, syms: &Interner, s: Option<Sym>) -> csv::Result<()> {
+    let mut buf = [0; 36];
+    w.write_field(s.map(|s| syms.text(s, &mut buf)).unwrap_or_default())
 }
 
 fn rows<W: Write>(out: W) -> csv::Writer<W> {
@@ -118,37 +120,44 @@ impl Encoder for Events {
                     (p.participant_id.as_str(), who)
                 })
                 .collect();
+            let status = t.enrichment.status.name();
+            let (mut pid, mut wid, mut buf) = ([0; 36], [0; 36], [0; 36]);
+            let (mut at, mut lag) = ([0; 24], itoa::Buffer::new());
+            let mut source = Vec::new();
+            // Every field comes from a buffer on the stack or from the symbol table.
             for e in t.events() {
-                let participant = opt(syms, e.participant);
-                let (purpose, name) = who.get(participant.as_str()).copied().unwrap_or_default();
-                let wrapup = opt(syms, e.wrapup);
-                w.write_record([
-                    conversation.as_str(),
-                    &start,
-                    &media,
-                    &flags,
-                    &t.event_id(e),
-                    &Millis(e.time).to_string(),
-                    &e.lag
-                        .delivered(e.time)
-                        .map(|d| Millis(d).to_string())
-                        .unwrap_or_default(),
-                    &e.lag.ms(e.time).map(|l| l.to_string()).unwrap_or_default(),
-                    &syms.to_string(e.kind),
-                    &opt(syms, e.media),
-                    &participant,
-                    purpose,
-                    name,
-                    &opt(syms, e.session),
-                    &opt(syms, e.direction),
-                    &opt(syms, e.queue),
-                    &opt(syms, e.user),
-                    &opt(syms, e.disconnect),
-                    &wrapup,
-                    wrapup_name(&wrapup),
-                    &t.source(e),
-                    t.enrichment.status.name(),
-                ])?;
+                let participant = e.participant.map(|p| p.text(syms, &mut pid)).unwrap_or_default();
+                let (purpose, name) = who.get(participant).copied().unwrap_or_default();
+                let wrapup = e.wrapup.map(|s| syms.text(s, &mut wid)).unwrap_or_default();
+                w.write_field(&conversation)?;
+                w.write_field(&start)?;
+                w.write_field(&media)?;
+                w.write_field(&flags)?;
+                w.write_field(e.id.text(syms, &mut buf))?;
+                w.write_field(Millis(e.time).encode(&mut [0; 24]))?;
+                let delivered = e.lag.delivered(e.time);
+                w.write_field(delivered.map(|d| Millis(d).encode(&mut at)).unwrap_or_default())?;
+                w.write_field(e.lag.ms(e.time).map(|l| lag.format(l)).unwrap_or_default())?;
+                field(&mut w, syms, Some(e.kind))?;
+                field(&mut w, syms, e.media)?;
+                w.write_field(participant)?;
+                w.write_field(purpose)?;
+                w.write_field(name)?;
+                w.write_field(e.session.map(|s| s.text(syms, &mut buf)).unwrap_or_default())?;
+                for s in [e.direction, e.queue, e.user, e.disconnect] {
+                    field(&mut w, syms, s)?;
+                }
+                w.write_field(wrapup)?;
+                w.write_field(wrapup_name(wrapup))?;
+                // `file:line` or `file@offset`, one field (quoted as a whole when it must be).
+                let (file, sep, n) = t.origin(e);
+                source.clear();
+                source.extend_from_slice(file.as_bytes());
+                source.push(sep as u8);
+                source.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                w.write_field(&source)?;
+                w.write_field(status)?;
+                w.write_record(None::<&[u8]>)?;
             }
         }
         w.flush()?;

@@ -33,9 +33,8 @@ use serde::Serialize;
 
 use super::{Encoder, Run};
 use crate::api::Figures;
-use crate::correlate::EventId;
+use crate::correlate::Id;
 use crate::findings::Analysis;
-use crate::ids::Uuid;
 use crate::intern::{Interner, Sym};
 use crate::report::Totals;
 use crate::timeline::Timeline;
@@ -142,21 +141,25 @@ impl Encoder for Html {
 #[derive(Default)]
 struct Strings {
     texts: FxHashMap<String, u32>,
-    /// The numbers of the interned values met so far, to look each one's text up once (the
-    /// same id is also met as text: a participant's id, from the API or the events).
-    syms: FxHashMap<Sym, u32>,
+    /// The numbers of the ids and interned values met so far, to look each one's text up once
+    /// (the same id is also met as text: a participant's id, from the API or the events).
+    ids: FxHashMap<Id, u32>,
     /// The table as the inside of a JSON array.
     json: Vec<u8>,
 }
 
 impl Strings {
     fn sym(&mut self, syms: &Interner, s: Option<Sym>) -> Result<u32> {
-        let Some(s) = s else { return Ok(0) };
-        if let Some(&n) = self.syms.get(&s) {
+        self.id(syms, s.map(Id::Text))
+    }
+
+    fn id(&mut self, syms: &Interner, id: Option<Id>) -> Result<u32> {
+        let Some(id) = id else { return Ok(0) };
+        if let Some(&n) = self.ids.get(&id) {
             return Ok(n);
         }
-        let n = self.text(Some(syms.text(s, &mut [0; 36])))?;
-        self.syms.insert(s, n);
+        let n = self.text(Some(id.text(syms, &mut [0; 36])))?;
+        self.ids.insert(id, n);
         Ok(n)
     }
 
@@ -237,34 +240,27 @@ fn detail(t: &Timeline, summary: bool, strings: &mut Strings, out: &mut Vec<u8>)
             if i > 0 {
                 out.push(b',');
             }
-            match e.id {
-                EventId::Text(s) => sonic_rs::to_writer(&mut *out, syms.text(s, &mut [0; 36]))?,
-                EventId::Uuid(_) => {
-                    out.push(b'"');
-                    let id = Uuid(e.id.uuid().expect("uuid"));
-                    out.extend_from_slice(id.encode(&mut [0; 36]).as_bytes());
-                    out.push(b'"');
-                }
-            }
+            sonic_rs::to_writer(&mut *out, e.id.text(syms, &mut [0; 36]))?;
             numbers(out, [e.time - start]);
             out.push(b',');
             match e.lag.ms(e.time) {
                 Some(l) => number(out, l),
                 None => out.extend_from_slice(b"null"),
             }
-            for s in [
-                Some(e.kind),
-                e.media,
+            let sym = |s: Option<Sym>| s.map(Id::Text);
+            for id in [
+                sym(Some(e.kind)),
+                sym(e.media),
                 e.participant,
                 e.session,
-                e.direction,
-                e.queue,
-                e.user,
-                e.disconnect,
-                e.wrapup,
+                sym(e.direction),
+                sym(e.queue),
+                sym(e.user),
+                sym(e.disconnect),
+                sym(e.wrapup),
             ] {
                 out.push(b',');
-                number(out, strings.sym(syms, s)?.into());
+                number(out, strings.id(syms, id)?.into());
             }
             let (file, sep, n) = t.origin(e);
             let k = match last {

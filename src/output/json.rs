@@ -9,8 +9,7 @@
 use anyhow::Result;
 
 use super::Encoder;
-use crate::correlate::{Event, EventId};
-use crate::ids::Uuid;
+use crate::correlate::{Event, Id};
 use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
@@ -119,10 +118,7 @@ fn timeline(t: &Timeline, out: &mut Vec<u8>) -> Result<()> {
 fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
     let syms = t.syms();
     out.extend_from_slice(b"{\"event_id\":");
-    match e.id {
-        EventId::Text(s) => sym(out, syms, s)?,
-        EventId::Uuid(_) => plain(out, Uuid(e.id.uuid().expect("uuid")).encode(&mut [0; 36])),
-    }
+    id(out, syms, e.id)?;
     out.extend_from_slice(b",\"time\":");
     time(out, e.time);
     out.extend_from_slice(b",\"delivered\":");
@@ -137,21 +133,27 @@ fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
     }
     out.extend_from_slice(b",\"event_type\":");
     sym(out, syms, e.kind)?;
+    out.extend_from_slice(b",\"media_type\":");
+    opt(out, syms, e.media)?;
     for (key, value) in [
-        (&b",\"media_type\":"[..], e.media),
-        (b",\"participant_id\":", e.participant),
+        (&b",\"participant_id\":"[..], e.participant),
         (b",\"session_id\":", e.session),
-        (b",\"direction\":", e.direction),
+    ] {
+        out.extend_from_slice(key);
+        match value {
+            Some(v) => id(out, syms, v)?,
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    for (key, value) in [
+        (&b",\"direction\":"[..], e.direction),
         (b",\"queue_id\":", e.queue),
         (b",\"user_id\":", e.user),
         (b",\"disconnect_type\":", e.disconnect),
         (b",\"wrapup_code\":", e.wrapup),
     ] {
         out.extend_from_slice(key);
-        match value {
-            Some(s) => sym(out, syms, s)?,
-            None => out.extend_from_slice(b"null"),
-        }
+        opt(out, syms, value)?;
     }
     out.extend_from_slice(b",\"source\":");
     let (file, sep, n) = t.origin(e);
@@ -165,6 +167,26 @@ fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
 
 fn sym(out: &mut Vec<u8>, syms: &Interner, s: Sym) -> Result<()> {
     text(out, syms.text(s, &mut [0; 36]), |_| ())
+}
+
+fn opt(out: &mut Vec<u8>, syms: &Interner, s: Option<Sym>) -> Result<()> {
+    match s {
+        Some(s) => sym(out, syms, s),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
+}
+
+fn id(out: &mut Vec<u8>, syms: &Interner, id: Id) -> Result<()> {
+    match id {
+        Id::Text(s) => sym(out, syms, s),
+        Id::Uuid(_) => {
+            plain(out, id.text(syms, &mut [0; 36]));
+            Ok(())
+        }
+    }
 }
 
 fn time(out: &mut Vec<u8>, ms: i64) {

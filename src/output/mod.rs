@@ -165,19 +165,24 @@ pub fn write<W: Write + ?Sized>(
     let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
     let timelines = |i: usize| {
         let first = i * CHUNK;
-        chunks[i]
-            .iter()
-            .enumerate()
-            .map(move |(k, g)| Timeline::build(c, g, &enrichment[first + k], summary))
+        let chunk: &[Group] = chunks[i];
+        chunk.iter().enumerate().map(move |(k, g)| {
+            if let Some(next) = chunk.get(k + 1) {
+                c.prefetch(next);
+            }
+            Timeline::build(c, g, &enrichment[first + k], summary)
+        })
     };
     let encode = |i: usize| -> Result<Encoded> {
-        let estimate: usize = timelines(i).map(|t| enc.estimate(&t)).sum();
+        // Built once, for the estimate and the encoding (a chunk's timelines are small).
+        let built: Vec<Timeline> = timelines(i).collect();
+        let estimate: usize = built.iter().map(|t| enc.estimate(t)).sum();
         if estimate > HELD {
             return Ok(Encoded::Streamed);
         }
         // One allocation per chunk, not a series of doublings.
         let mut buf = Vec::with_capacity(4096 + estimate);
-        enc.chunk(i == 0, &mut timelines(i), &mut buf)?;
+        enc.chunk(i == 0, &mut built.into_iter(), &mut buf)?;
         Ok(Encoded::Held(buf))
     };
     let next = AtomicUsize::new(0);
