@@ -14,12 +14,14 @@
 //!   event types, media, directions, a source's `file:`, the enrichment outcome as JSON...),
 //!   each once; elsewhere a string is its number in this list, counted from 1 (0 is null).
 //! - a row: `[conversation_id, start_ms, duration_ms, [media], event_count, duplicates,
-//!   [flags], enrichment]`, times in milliseconds since the epoch.
+//!   [flags], enrichment]`, times in milliseconds since the epoch, `enrichment` the number
+//!   of the outcome's JSON (equal outcomes share it).
 //! - a detail line: `[[handoffs], [participants], [events]]`, the events left out with
 //!   `--summary`. A handoff is three numbers (`from`, `to`, `at`), an event fourteen (its id
 //!   as text, then `time`, `lag_ms`, `event_type`, `media_type`, `participant_id`,
 //!   `session_id`, `direction`, `queue_id`, `user_id`, `disconnect_type`, `wrapup_code`,
-//!   the source's `file:` and its line or offset), times counted from the conversation's start.
+//!   the source's `file:` (or `file@`) and its line (or offset)), times counted from the
+//!   conversation's start.
 //!   A participant is `[participant_id, purpose, name, user_id, queue_id, [media], sessions]`,
 //!   the sessions as `--format json` writes them.
 //!
