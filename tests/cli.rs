@@ -10,6 +10,8 @@ mod enrich;
 mod findings;
 #[path = "hardening/mod.rs"]
 mod hardening;
+#[path = "htmldata/mod.rs"]
+mod htmldata;
 #[path = "lifecycle/mod.rs"]
 mod lifecycle;
 #[path = "reading/mod.rs"]

@@ -53,7 +53,7 @@ pub(crate) struct Dom {
 impl Dom {
     /// Tokenizes serialised HTML: start tags with their attributes and text nodes; the
     /// contents of `script` and `style` are skipped.
-    fn parse(html: &str) -> Dom {
+    pub(crate) fn parse(html: &str) -> Dom {
         let (mut elements, mut texts) = (Vec::<Element>::new(), Vec::new());
         let mut rest = html;
         while !rest.is_empty() {
@@ -639,13 +639,6 @@ fn html_open_link_and_click_show_the_row_below_the_header_with_its_timeline() {
     assert_in_view(clicked, &ids[8]);
 }
 
-/// The text of the page's embedded timelines, parsed.
-fn embedded_timelines(html: &str) -> Vec<Value> {
-    let start = html.find("id=\"data\">").expect("the data element") + "id=\"data\">".len();
-    let end = start + html[start..].find("</script>").expect("closed");
-    serde_json::from_str(&html[start..end]).expect("the embedded JSON")
-}
-
 #[test]
 fn html_opened_conversation_shows_the_enrichment_error_and_correlation_id() {
     use crate::enrich::fake::{Fake, FakeConfig, Known};
@@ -690,7 +683,7 @@ fn html_opened_conversation_shows_the_enrichment_error_and_correlation_id() {
     );
     let page = dir.path().join("report.html");
     let html = std::fs::read_to_string(&page).expect("the report is written");
-    let timelines = embedded_timelines(&html);
+    let timelines = crate::htmldata::embedded_timelines(&html);
     let e = &timelines.iter().find(|t| id_of(t) == gone).unwrap()["enrichment"];
     assert_eq!(e["status"], "not_found", "{e}");
     let error = e["error"].as_str().expect("an error");
