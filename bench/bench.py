@@ -362,6 +362,10 @@ def main() -> int:
         for c in contenders:
             if c.failed:
                 continue
+            # The previous run's result is removed first, untimed: each run writes a new file,
+            # rather than paying for the kernel freeing the last one (0.3 s for 478 MB here).
+            for old in {c.output, c.stdout} - {None}:
+                old.unlink(missing_ok=True)
             r = run_once(c.argv, c.stdout)
             c.runs.append(r)
             if r["exit_code"] != 0:
