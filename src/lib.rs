@@ -23,6 +23,7 @@ pub mod signal;
 pub mod time;
 pub mod timeline;
 pub mod vocab;
+pub mod window;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::Instant;

@@ -22,6 +22,7 @@ use crate::input::wrap;
 use crate::input::{self, Source};
 use crate::intern::{Interning, Recent};
 use crate::report::{Counts, Diagnostics};
+use crate::window::{Closing, Window};
 
 /// How to read.
 #[derive(Clone, Debug)]
@@ -69,9 +70,12 @@ pub fn read(
     let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
     let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
     let job_rx = Arc::new(Mutex::new(job_rx));
+    // Batches read but not yet folded: what the channels hold, and as many again.
+    let window = Window::new(threads * 4 + 2);
     std::thread::scope(|scope| -> Result<()> {
         let bytes = raw_bytes.clone();
-        scope.spawn(move || frame_all(sources, job_tx, bytes));
+        let window = &window;
+        scope.spawn(move || frame_all(sources, job_tx, bytes, window));
         let syms = store.interning();
         for _ in 0..threads {
             let (rx, tx, syms) = (job_rx.clone(), done_tx.clone(), syms.clone());
@@ -82,12 +86,14 @@ pub fn read(
         // returning early (--strict) drops it, the parsers stop, then the reader does.
         drop(job_rx);
         let done_rx = done_rx;
+        let _closing = Closing(window);
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
         for done in done_rx {
             pending.insert(done.seq, done);
             while let Some(done) = pending.remove(&next) {
                 next += 1;
+                window.advance();
                 fold(done, &mut store, &mut counts, diag, opts.strict, sources)?;
                 progress(raw_bytes.load(std::sync::atomic::Ordering::Relaxed));
             }
@@ -159,7 +165,7 @@ fn fold(
     Ok(())
 }
 
-fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
+fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, window: &Window) {
     let mut seq = 0u64;
     for (input, src) in sources.iter().enumerate() {
         // Interrupted: the inputs not begun are not read.
@@ -168,7 +174,7 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>) {
         }
         let input = input as u32;
         let mut send = |batch: Batch| {
-            let ok = tx.send(Job { seq, input, batch }).is_ok();
+            let ok = window.enter(seq) && tx.send(Job { seq, input, batch }).is_ok();
             seq += 1;
             ok
         };

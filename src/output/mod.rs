@@ -24,6 +24,7 @@ use crate::correlate::{Correlation, Group};
 use crate::findings::Analysis;
 use crate::report::Counts;
 use crate::timeline::Timeline;
+use crate::window::{Closing, Window};
 
 /// The formats `--format` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -187,14 +188,16 @@ pub fn write<W: Write + ?Sized>(
     };
     let next = AtomicUsize::new(0);
     let (tx, rx) = sync_channel::<(usize, Result<Encoded>)>(threads.max(1) * 2);
+    // Chunks encoded but not yet written: what the channel holds, and as many again.
+    let window = Window::new(threads.max(1) * 4);
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..threads.max(1) {
             let tx = tx.clone();
-            let (next, encode, count) = (&next, &encode, chunks.len());
+            let (next, encode, count, window) = (&next, &encode, chunks.len(), &window);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count || tx.send((i, encode(i))).is_err() {
+                    if i >= count || !window.enter(i as u64) || tx.send((i, encode(i))).is_err() {
                         return;
                     }
                 }
@@ -204,6 +207,7 @@ pub fn write<W: Write + ?Sized>(
         // Owned here so that an early return (a closed pipe) drops it and the encoders,
         // blocked on sending, stop: the scope can then end.
         let rx = rx;
+        let _closing = Closing(&window);
         let mut pending = BTreeMap::new();
         let mut want = 0;
         for (i, encoded) in rx {
@@ -220,6 +224,7 @@ pub fn write<W: Write + ?Sized>(
                     return Err(crate::signal::Stopped(sig).into());
                 }
                 want += 1;
+                window.advance();
             }
         }
         Ok(())
