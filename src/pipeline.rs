@@ -4,9 +4,11 @@
 //! reader thread ──batches──▶ parser threads ──parsed batches──▶ this thread (reorder, dedup)
 //! ```
 //! The reader opens each input in turn (decompressing gzip) and frames records into batches
-//! of about 1 MiB; parsers normalise and filter them; the calling thread puts the parsed
-//! batches back into input order and feeds the [`Store`], so the first occurrence of an event
-//! is always the one kept and ties keep input order. Bounded channels keep memory flat.
+//! of about 1 MiB; parsers normalise and filter them and intern their ids into the shared
+//! table; the calling thread puts the parsed batches back into input order and feeds the
+//! [`Store`], so the first occurrence of an event is always the one kept and ties keep input
+//! order. Bounded channels, and a [`Window`] on how far the reader may run ahead of the
+//! folding, keep memory flat.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
