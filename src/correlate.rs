@@ -497,11 +497,8 @@ impl Correlation {
     /// Asks the memory for a group's events ahead of reading them: they lie scattered through
     /// the input, and fetched together they arrive in the time of one.
     pub fn prefetch(&self, g: &Group) {
-        #[cfg(target_arch = "x86_64")]
         for &i in &self.order[g.range.clone()] {
-            let e: *const Event = &self.store.events[i as usize];
-            // SAFETY: a prefetch is only a hint: it reads nothing, and the address is valid.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(e.cast()) };
+            crate::prefetch(&self.store.events[i as usize]);
         }
     }
 

@@ -31,11 +31,8 @@ impl Seen {
 
     /// Asks the memory for the slot where `hash` is looked up first.
     pub fn prefetch(&self, hash: u32) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(slot) = self.slots.get(self.first(hash)) {
-            let p: *const u64 = slot;
-            // SAFETY: a prefetch is only a hint: it reads nothing, and the address is valid.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast()) };
+            crate::prefetch(slot);
         }
     }
 

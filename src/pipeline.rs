@@ -119,18 +119,11 @@ fn fold(
 ) -> Result<()> {
     let input = done.input as usize;
     let c = &mut counts.inputs[input];
-    // Look-ups land in random places of a large table: ask for them a few events ahead.
-    let hashes: Vec<Option<u32>> = done
-        .items
-        .iter()
-        .map(|i| match i {
-            Item::Event(e) => Some(e.hash()),
-            _ => None,
-        })
-        .collect();
-    for (k, item) in done.items.into_iter().enumerate() {
-        if let Some(&Some(hash)) = hashes.get(k + AHEAD) {
-            store.prefetch(hash);
+    let mut items = done.items.into_iter();
+    while let Some(item) = items.next() {
+        // Look-ups land in random places of a large table: ask for them a few events ahead.
+        if let Some(Item::Event(e)) = items.as_slice().get(AHEAD - 1) {
+            store.prefetch(e.hash());
         }
         c.records += 1;
         match item {

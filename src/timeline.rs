@@ -139,12 +139,6 @@ impl<'a> Timeline<'a> {
         self.group.end - self.group.start
     }
 
-    /// `file:line` or `file@offset`.
-    pub fn source(&self, e: &Event) -> String {
-        let (file, sep, n) = self.origin(e);
-        format!("{file}{sep}{n}")
-    }
-
     /// Where `e` was read, in parts: the input's name, `:` and a line or `@` and an offset.
     pub fn origin(&self, e: &Event) -> (&'a str, char, u64) {
         let file = &self.correlation.store.inputs[e.input() as usize];
@@ -152,10 +146,6 @@ impl<'a> Timeline<'a> {
             Pos::Line(l) => (file, ':', l),
             Pos::Offset(o) => (file, '@', o),
         }
-    }
-
-    pub fn event_id(&self, e: &Event) -> String {
-        e.id.to_string(self.syms())
     }
 }
 
