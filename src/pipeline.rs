@@ -19,7 +19,7 @@ use anyhow::{Result, bail};
 
 use crate::correlate::{Added, Filter, Incoming, Store};
 use crate::event::{Parsed, parse_record};
-use crate::input::framing::{Batch, Framer, Pos};
+use crate::input::framing::{Batch, Framer, Pos, Spares};
 use crate::input::wrap;
 use crate::input::{self, Source};
 use crate::intern::{Interning, Recent};
@@ -77,11 +77,14 @@ pub fn read(
     std::thread::scope(|scope| -> Result<()> {
         let bytes = raw_bytes.clone();
         let window = &window;
-        scope.spawn(move || frame_all(sources, job_tx, bytes, window));
+        let spares = Spares::default();
+        let framing_spares = spares.clone();
+        scope.spawn(move || frame_all(sources, job_tx, bytes, window, framing_spares));
         let syms = store.interning();
         for _ in 0..threads {
             let (rx, tx, syms) = (job_rx.clone(), done_tx.clone(), syms.clone());
-            scope.spawn(move || parse_all(&rx, &tx, &syms, opts));
+            let spares = spares.clone();
+            scope.spawn(move || parse_all(&rx, &tx, &syms, opts, &spares));
         }
         drop(done_tx);
         // Only the parsers hold the job receiver now, and this closure owns the results:
@@ -160,7 +163,13 @@ fn fold(
     Ok(())
 }
 
-fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, window: &Window) {
+fn frame_all(
+    sources: &[Source],
+    tx: SyncSender<Job>,
+    bytes: Arc<AtomicU64>,
+    window: &Window,
+    spares: Spares,
+) {
     let mut seq = 0u64;
     for (input, src) in sources.iter().enumerate() {
         // Interrupted: the inputs not begun are not read.
@@ -186,7 +195,7 @@ fn frame_all(sources: &[Source], tx: SyncSender<Job>, bytes: Arc<AtomicU64>, win
                 continue;
             }
         };
-        let mut framer = Framer::new(reader);
+        let mut framer = Framer::with_spares(reader, spares.clone());
         while let Some(batch) = framer.next_batch() {
             if !send(batch) {
                 return;
@@ -216,7 +225,13 @@ fn item(parsed: Result<Parsed, String>, pos: Pos, cx: &mut Ctx) -> Item {
     }
 }
 
-fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, syms: &Interning, opts: &ReadOptions) {
+fn parse_all(
+    rx: &Mutex<Receiver<Job>>,
+    tx: &SyncSender<Done>,
+    syms: &Interning,
+    opts: &ReadOptions,
+    spares: &Spares,
+) {
     let mut recent = Recent::new(syms, RECENT);
     loop {
         let job = match rx.lock() {
@@ -258,6 +273,8 @@ fn parse_all(rx: &Mutex<Receiver<Job>>, tx: &SyncSender<Done>, syms: &Interning,
                 parsed => items.push(item(parsed, span.pos, &mut cx)),
             }
         }
+        // Nothing parsed borrows the batch's bytes.
+        spares.give(job.batch.data);
         if tx
             .send(Done {
                 seq: job.seq,

@@ -21,6 +21,7 @@
 //! A record longer than [`MAX_RECORD`] is reported and skipped without being held in memory.
 
 use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
 
 use memchr::{memchr, memchr3};
 
@@ -63,6 +64,43 @@ impl Batch {
         &self.data[span.start..span.end]
     }
 }
+
+/// Batch buffers handed back once their records are parsed, for the framer to fill again: a
+/// fresh megabyte per batch costs an allocation, page faults and the kernel zeroing each page.
+/// Clones share one pool.
+#[derive(Clone, Debug, Default)]
+pub struct Spares(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Spares {
+    /// Buffers kept at most: more than the batches a pipeline has in flight.
+    const KEEP: usize = 32;
+
+    /// Hands a buffer back; one grown for an oversized record is freed instead.
+    pub fn give(&self, mut buf: Vec<u8>) {
+        if buf.capacity() > 2 * CHUNK + SLACK {
+            return;
+        }
+        buf.clear();
+        if let Ok(mut spares) = self.0.lock() {
+            if spares.len() < Self::KEEP {
+                spares.push(buf);
+            }
+        }
+    }
+
+    /// An empty buffer, recycled when one is spare.
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut spares| spares.pop())
+            .unwrap_or_default()
+    }
+}
+
+/// Room reserved beyond a chunk, so that the unframed tail of the last batch (usually part of
+/// one record) and the next chunk fit in a recycled buffer without growing it.
+const SLACK: usize = 64 << 10;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -217,10 +255,16 @@ pub struct Framer<R> {
     junk: Option<Junk>,
     /// Bytes wanted beyond `buf` on the next read (grows while one record spans many chunks).
     want: usize,
+    spares: Spares,
 }
 
 impl<R: Read> Framer<R> {
     pub fn new(reader: R) -> Self {
+        Self::with_spares(reader, Spares::default())
+    }
+
+    /// A framer that fills the buffers handed back to `spares`.
+    pub fn with_spares(reader: R, spares: Spares) -> Self {
         Framer {
             reader,
             buf: Vec::new(),
@@ -234,6 +278,7 @@ impl<R: Read> Framer<R> {
             skipping: false,
             junk: None,
             want: CHUNK,
+            spares,
         }
     }
 
@@ -263,8 +308,10 @@ impl<R: Read> Framer<R> {
                 CHUNK
             };
             // Hand over everything framed; keep the unconsumed tail for next time.
-            let tail = self.buf.split_off(consumed);
-            batch.data = std::mem::replace(&mut self.buf, tail);
+            let mut next = self.spares.take();
+            next.extend_from_slice(&self.buf[consumed..]);
+            self.buf.truncate(consumed);
+            batch.data = std::mem::replace(&mut self.buf, next);
             if !batch.records.is_empty() || !batch.problems.is_empty() {
                 return Some(batch);
             }
@@ -279,7 +326,9 @@ impl<R: Read> Framer<R> {
     /// memory (a small file touches only the pages it fills). What was read before an error
     /// is kept.
     fn fill(&mut self) -> io::Result<()> {
-        self.buf.reserve_exact(self.want);
+        if self.buf.capacity() - self.buf.len() < self.want {
+            self.buf.reserve_exact(self.want + SLACK);
+        }
         let want = self.want as u64;
         let got = (&mut self.reader).take(want).read_to_end(&mut self.buf)?;
         if (got as u64) < want {
