@@ -272,7 +272,8 @@ pub struct Store {
     /// Each duplicate dropped: the conversation it is counted in and the UTC minute of the
     /// event kept for its id (for the minute series).
     pub duplicate_minutes: Vec<(u32, u32)>,
-    conversation_index: FxHashMap<Sym, u32>,
+    /// By [`Sym::index`]: the conversation's index in `conversations`, plus one (0: none).
+    conversation_index: Vec<u32>,
     /// The event kept for each id.
     seen: Seen,
     /// `--dedup content`: other ids that stand for a kept event.
@@ -331,15 +332,24 @@ impl Store {
     }
 
     fn conversation(&mut self, sym: Sym) -> u32 {
-        let next = self.conversations.len() as u32;
-        *self.conversation_index.entry(sym).or_insert_with(|| {
-            self.conversations.push(Conversation {
-                id: sym,
-                events: 0,
-                duplicates: 0,
-            });
-            next
-        })
+        let at = sym.index();
+        if at >= self.conversation_index.len() {
+            let len = (at + 1).next_power_of_two().max(1024);
+            self.conversation_index.resize(len, 0);
+        }
+        match self.conversation_index[at] {
+            0 => {
+                let next = self.conversations.len() as u32;
+                self.conversations.push(Conversation {
+                    id: sym,
+                    events: 0,
+                    duplicates: 0,
+                });
+                self.conversation_index[at] = next + 1;
+                next
+            }
+            known => known - 1,
+        }
     }
 
     /// Counts a duplicate of the kept event `first` in that event's conversation: a conflict
@@ -377,15 +387,19 @@ impl Store {
     }
 
     /// Asks the memory for what adding an event with this id hash will look up.
-    pub fn prefetch(&self, hash: u32) {
-        self.seen.prefetch(hash);
+    pub fn prefetch(&self, incoming: &Incoming) {
+        self.seen.prefetch(incoming.hash);
+        if let Some(slot) = self.conversation_index.get(incoming.conversation.index()) {
+            crate::prefetch(slot);
+        }
     }
 
     /// Whether any event of this conversation was kept.
     pub fn has_conversation(&self, id: &Atom) -> bool {
         self.syms
             .get(id)
-            .is_some_and(|sym| self.conversation_index.contains_key(&sym))
+            .and_then(|sym| self.conversation_index.get(sym.index()))
+            .is_some_and(|&c| c != 0)
     }
 
     /// Approximate bytes held per kept event, for `-v`.
@@ -396,7 +410,7 @@ impl Store {
             + self.aliases.capacity() * 25
             + self.seen_content.capacity() * 25
             + self.dropped.capacity() * 17
-            + self.conversation_index.capacity() * 9
+            + self.conversation_index.capacity() * 4
             + self.duplicate_minutes.capacity() * 8
             + self.conversations.capacity() * std::mem::size_of::<Conversation>()
             + self.syms.heap_bytes();
@@ -409,7 +423,7 @@ impl Store {
         self.seen = Seen::default();
         self.aliases = FxHashMap::default();
         self.seen_content = FxHashMap::default();
-        self.conversation_index = FxHashMap::default();
+        self.conversation_index = Vec::new();
         // Every parser thread is done with the table by now.
         let syms = Arc::try_unwrap(std::mem::take(&mut self.syms))
             .unwrap_or_else(|_| panic!("the symbol table is still shared"))

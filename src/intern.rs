@@ -34,6 +34,12 @@ impl Sym {
     fn place(self) -> usize {
         (self.0.get() - 1) as usize >> SHARD_BITS
     }
+
+    /// A dense number: the symbols of a table are about `0..len`, so tables keyed by symbol
+    /// can be vectors.
+    pub fn index(self) -> usize {
+        (self.0.get() - 1) as usize
+    }
 }
 
 /// 24 bytes: the UUID is held 8-byte aligned ([`U128`]), as is the key of `uuids`.
@@ -239,6 +245,15 @@ impl Interner {
         match self.value(sym) {
             Value::Uuid(v) => Uuid(v.get()).encode(buf),
             Value::Text(t) => t,
+        }
+    }
+
+    /// The text of `sym` as [`Interner::text`] gives it, and whether it is a UUID (which
+    /// JSON needs no escaping for).
+    pub fn text_or_uuid<'a>(&'a self, sym: Sym, buf: &'a mut [u8; 36]) -> (&'a str, bool) {
+        match self.value(sym) {
+            Value::Uuid(v) => (Uuid(v.get()).encode(buf), true),
+            Value::Text(t) => (t, false),
         }
     }
 

@@ -126,7 +126,7 @@ fn fold(
     while let Some(item) = items.next() {
         // Look-ups land in random places of a large table: ask for them a few events ahead.
         if let Some(Item::Event(e)) = items.as_slice().get(AHEAD - 1) {
-            store.prefetch(e.hash());
+            store.prefetch(e);
         }
         c.records += 1;
         match item {

@@ -109,39 +109,57 @@ pub struct Millis(pub i64);
 
 impl Millis {
     pub fn encode(self, out: &mut [u8; 24]) -> &str {
+        // Clamped, so never negative: plain division is Euclid's.
         let ms = self.0.clamp(0, MAX_MS);
-        let days = ms.div_euclid(86_400_000);
-        let rem = ms.rem_euclid(86_400_000);
-        let (y, m, d) = civil_from_days(days);
+        out[..11].copy_from_slice(&date_of(ms / 86_400_000));
+        let rem = (ms % 86_400_000) as u32;
         let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-        let mut put = |at: usize, v: i64, width: usize| {
-            let mut v = v;
-            for i in (0..width).rev() {
-                out[at + i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, y, 4);
-        put(5, m, 2);
-        put(8, d, 2);
-        put(11, h, 2);
-        put(14, mi, 2);
-        put(17, s, 2);
-        put(20, milli, 3);
-        for (at, c) in [
-            (4, b'-'),
-            (7, b'-'),
-            (10, b'T'),
-            (13, b':'),
-            (16, b':'),
-            (19, b'.'),
-            (23, b'Z'),
-        ] {
-            out[at] = c;
-        }
+        out[11..13].copy_from_slice(two(h));
+        out[13] = b':';
+        out[14..16].copy_from_slice(two(mi));
+        out[16] = b':';
+        out[17..19].copy_from_slice(two(s));
+        out[19] = b'.';
+        out[20] = b'0' + (milli / 100) as u8;
+        out[21..23].copy_from_slice(two(milli % 100));
+        out[23] = b'Z';
         // SAFETY: every byte of `out` was just written above as an ASCII digit or separator.
         unsafe { std::str::from_utf8_unchecked(out) }
     }
+}
+
+/// `YYYY-MM-DDT` of a day since the epoch (0..=MAX_MS's), remembered per thread for the
+/// last day asked: timelines write many times of the same day.
+fn date_of(days: i64) -> [u8; 11] {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, [u8; 11])> = const { std::cell::Cell::new((-1, [0; 11])) };
+    }
+    LAST.with(|last| {
+        let (day, text) = last.get();
+        if day == days {
+            return text;
+        }
+        let (y, m, d) = civil_from_days(days);
+        let mut t = *b"0000-00-00T";
+        let y = y as u32;
+        t[..2].copy_from_slice(two(y / 100));
+        t[2..4].copy_from_slice(two(y % 100));
+        t[5..7].copy_from_slice(two(m as u32));
+        t[8..10].copy_from_slice(two(d as u32));
+        last.set((days, t));
+        t
+    })
+}
+
+/// The two digits of `n` (below 100).
+fn two(n: u32) -> &'static [u8] {
+    const DIGITS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let i = n as usize * 2;
+    &DIGITS[i..i + 2]
 }
 
 impl fmt::Display for Millis {
@@ -205,6 +223,19 @@ mod tests {
             let theirs = jiff::Timestamp::from_millisecond(ms).unwrap();
             assert_eq!(ours, format!("{theirs:.3}"), "{ms}");
             assert_eq!(parse_rfc3339(&ours), Some(ms));
+        }
+        // Spread over the whole range, and back and forth between days (the date is
+        // remembered per thread).
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ms = (x % (MAX_MS as u64 + 1)) as i64;
+            for ms in [ms, ms.saturating_add(86_399_999).min(MAX_MS), ms / 7] {
+                let theirs = jiff::Timestamp::from_millisecond(ms).unwrap();
+                assert_eq!(Millis(ms).to_string(), format!("{theirs:.3}"), "{ms}");
+            }
         }
     }
 

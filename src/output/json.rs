@@ -166,7 +166,13 @@ fn event(t: &Timeline, e: &Event, out: &mut Vec<u8>) -> Result<()> {
 }
 
 fn sym(out: &mut Vec<u8>, syms: &Interner, s: Sym) -> Result<()> {
-    text(out, syms.text(s, &mut [0; 36]), |_| ())
+    match syms.text_or_uuid(s, &mut [0; 36]) {
+        (uuid, true) => {
+            plain(out, uuid);
+            Ok(())
+        }
+        (other, false) => text(out, other, |_| ()),
+    }
 }
 
 fn opt(out: &mut Vec<u8>, syms: &Interner, s: Option<Sym>) -> Result<()> {
