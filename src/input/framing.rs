@@ -69,32 +69,68 @@ impl Batch {
 /// fresh megabyte per batch costs an allocation, page faults and the kernel zeroing each page.
 /// Clones share one pool.
 #[derive(Clone, Debug, Default)]
-pub struct Spares(Arc<Mutex<Vec<Vec<u8>>>>);
+pub struct Spares(Arc<Mutex<Vec<Buf>>>);
 
 impl Spares {
     /// Buffers kept at most: more than the batches a pipeline has in flight.
     const KEEP: usize = 32;
 
-    /// Hands a buffer back; one grown for an oversized record is freed instead.
-    pub fn give(&self, mut buf: Vec<u8>) {
-        if buf.capacity() > 2 * CHUNK + SLACK {
+    /// Hands a batch's buffer back; one grown for an oversized record is freed instead.
+    pub fn give(&self, mut data: Vec<u8>) {
+        if data.capacity() > 2 * CHUNK + SLACK {
             return;
         }
-        buf.clear();
+        // The framer filled it up to its length: that much is initialized.
+        let init = data.len();
+        data.clear();
         if let Ok(mut spares) = self.0.lock() {
             if spares.len() < Self::KEEP {
-                spares.push(buf);
+                spares.push(Buf { data, init });
             }
         }
     }
 
     /// An empty buffer, recycled when one is spare.
-    fn take(&self) -> Vec<u8> {
+    fn take(&self) -> Buf {
         self.0
             .lock()
             .ok()
             .and_then(|mut spares| spares.pop())
             .unwrap_or_default()
+    }
+}
+
+/// A buffer and how much of its memory is known initialized, so that reading into it again
+/// need not zero it again (`Read::read` takes initialized memory only).
+#[derive(Debug, Default)]
+struct Buf {
+    data: Vec<u8>,
+    /// `data.len() <= init <= data.capacity()`: bytes `..init` of the allocation hold values
+    /// written earlier (a shorter length does not undo them).
+    init: usize,
+}
+
+impl Buf {
+    /// `want` writable bytes past the end, as the last `want` of the (longer) buffer; the
+    /// caller truncates to what it wrote.
+    fn spare(&mut self, want: usize) -> &mut [u8] {
+        let len = self.data.len();
+        if self.data.capacity() - len < want {
+            self.data.reserve_exact(want + SLACK);
+            // A new allocation holds copies of `..len` only.
+            self.init = len;
+        }
+        let end = len + want;
+        if self.init < end {
+            // SAFETY: `..init` is initialized (see the field), and init <= capacity.
+            unsafe { self.data.set_len(self.init) };
+            self.data.resize(end, 0);
+            self.init = end;
+        } else {
+            // SAFETY: end <= init: every byte up to `end` is initialized.
+            unsafe { self.data.set_len(end) };
+        }
+        &mut self.data[len..]
     }
 }
 
@@ -239,6 +275,8 @@ pub struct Framer<R> {
     reader: R,
     /// Unconsumed bytes; `buf[0]` is at stream offset `base`.
     buf: Vec<u8>,
+    /// How much of `buf`'s allocation is initialized (see [`Buf::init`]).
+    init: usize,
     base: u64,
     /// Line number of `buf[0]` (lines mode).
     line: u64,
@@ -268,6 +306,7 @@ impl<R: Read> Framer<R> {
         Framer {
             reader,
             buf: Vec::new(),
+            init: 0,
             base: 0,
             line: 1,
             mode: None,
@@ -277,7 +316,8 @@ impl<R: Read> Framer<R> {
             scanned: 0,
             skipping: false,
             junk: None,
-            want: CHUNK,
+            // Small at first: a small input then zeroes and touches little memory.
+            want: SLACK,
             spares,
         }
     }
@@ -309,9 +349,11 @@ impl<R: Read> Framer<R> {
             };
             // Hand over everything framed; keep the unconsumed tail for next time.
             let mut next = self.spares.take();
-            next.extend_from_slice(&self.buf[consumed..]);
+            let tail = self.buf.len() - consumed;
+            next.spare(tail).copy_from_slice(&self.buf[consumed..]);
             self.buf.truncate(consumed);
-            batch.data = std::mem::replace(&mut self.buf, next);
+            batch.data = std::mem::replace(&mut self.buf, next.data);
+            self.init = next.init;
             if !batch.records.is_empty() || !batch.problems.is_empty() {
                 return Some(batch);
             }
@@ -322,19 +364,36 @@ impl<R: Read> Framer<R> {
         }
     }
 
-    /// Reads `want` more bytes, or up to the end of the input, into reserved but never zeroed
-    /// memory (a small file touches only the pages it fills). What was read before an error
-    /// is kept.
+    /// Reads `want` more bytes, or up to the end of the input. Memory is zeroed once per
+    /// buffer, not per read (buffers come back from the parsers to be filled again). What was
+    /// read before an error is kept.
     fn fill(&mut self) -> io::Result<()> {
-        if self.buf.capacity() - self.buf.len() < self.want {
-            self.buf.reserve_exact(self.want + SLACK);
-        }
-        let want = self.want as u64;
-        let got = (&mut self.reader).take(want).read_to_end(&mut self.buf)?;
-        if (got as u64) < want {
-            self.eof = true;
-        }
-        Ok(())
+        let len = self.buf.len();
+        let mut buf = Buf {
+            data: std::mem::take(&mut self.buf),
+            init: self.init,
+        };
+        let room = buf.spare(self.want);
+        let mut got = 0;
+        let result = loop {
+            match self.reader.read(&mut room[got..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break Ok(());
+                }
+                Ok(n) => {
+                    got += n;
+                    if got == room.len() {
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        buf.data.truncate(len + got);
+        (self.buf, self.init) = (buf.data, buf.init);
+        result
     }
 
     /// Frames records out of `buf`, returning how many bytes were consumed.
