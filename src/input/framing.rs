@@ -665,15 +665,41 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut f = Framer::new(Slow(input, step));
+        // Buffers go back to be filled again, as in the pipeline.
+        let spares = Spares::default();
+        let mut f = Framer::with_spares(Slow(input, step), spares.clone());
         let (mut recs, mut probs) = (vec![], vec![]);
         while let Some(b) = f.next_batch() {
             for s in &b.records {
                 recs.push((s.pos, String::from_utf8_lossy(b.record(s)).into_owned()));
             }
             probs.extend(b.problems);
+            spares.give(b.data);
         }
         (recs, probs)
+    }
+
+    #[test]
+    fn recycled_buffers_hold_only_new_bytes() {
+        // Many batches, records of changing lengths across chunk ends, in both framings: a
+        // buffer filled again must never show bytes of its previous batch.
+        for sep in ["\n", ""] {
+            let mut input = String::new();
+            let mut want = vec![];
+            for i in 0..6000 {
+                let rec = format!(r#"{{"n":{i},"pad":"{}"}}"#, "x".repeat(i * 7 % 1500));
+                input.push_str(&rec);
+                input.push_str(sep);
+                want.push(rec);
+            }
+            for step in [usize::MAX, 4093] {
+                let (recs, probs) = frame_with(input.as_bytes(), step);
+                assert!(probs.is_empty(), "{probs:?}");
+                let got: Vec<&String> = recs.iter().map(|(_, r)| r).collect();
+                assert_eq!(got.len(), want.len(), "separator {sep:?}, step {step}");
+                assert!(got.iter().zip(&want).all(|(g, w)| *g == w), "separator {sep:?}");
+            }
+        }
     }
 
     fn frame(input: &[u8]) -> Framed {
