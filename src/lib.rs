@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod receive;
 pub mod report;
+pub mod scan;
 pub mod signal;
 pub mod time;
 pub mod timeline;

@@ -1,17 +1,19 @@
-//! The reading pipeline: frame on one thread, parse on all cores, fold in input order.
+//! The reading pipeline: frame inputs side by side, parse on all cores, fold in input order.
 //!
 //! ```text
-//! reader thread ──batches──▶ parser threads ──parsed batches──▶ this thread (reorder, dedup)
+//! reader threads ──batches──▶ parser threads ──parsed batches──▶ this thread (reorder, dedup)
 //! ```
-//! The reader opens each input in turn (decompressing gzip) and frames records into batches
-//! of about 1 MiB; parsers normalise and filter them and intern their ids into the shared
-//! table; the calling thread puts the parsed batches back into input order and feeds the
-//! [`Store`], so the first occurrence of an event is always the one kept and ties keep input
-//! order. Bounded channels, and a [`Window`] on how far the reader may run ahead of the
-//! folding, keep memory flat.
+//! Each reader takes the next input not yet taken, opens it (decompressing gzip) and frames
+//! its records into batches of about 1 MiB, numbered within the input and closed by an end
+//! mark; with many inputs (a tree of gzip objects) the readers inflate and frame on every
+//! core. Parsers normalise and filter the batches and intern their ids into the shared table;
+//! the calling thread puts the parsed batches back into input order and feeds the [`Store`],
+//! so the first occurrence of an event is always the one kept and ties keep input order.
+//! Bounded channels, and a [`Window`] on how far readers may run ahead of the folding, keep
+//! memory flat.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -36,9 +38,11 @@ pub struct ReadOptions {
     pub threads: usize,
 }
 
+/// Batch `seq` of an input; `last` marks the (empty) batch after its last one.
 struct Job {
     seq: u64,
     input: u32,
+    last: bool,
     batch: Batch,
 }
 
@@ -55,6 +59,7 @@ enum Item {
 struct Done {
     seq: u64,
     input: u32,
+    last: bool,
     items: Vec<Item>,
 }
 
@@ -74,12 +79,16 @@ pub fn read(
     let job_rx = Arc::new(Mutex::new(job_rx));
     // Batches read but not yet folded: what the channels hold, and as many again.
     let window = Window::new(threads * 4 + 2);
+    let readers = threads.min(sources.len()).max(1);
+    let next_input = AtomicUsize::new(0);
     std::thread::scope(|scope| -> Result<()> {
-        let bytes = raw_bytes.clone();
-        let window = &window;
+        let (window, next_input) = (&window, &next_input);
         let spares = Spares::default();
-        let framing_spares = spares.clone();
-        scope.spawn(move || frame_all(sources, job_tx, bytes, window, framing_spares));
+        for _ in 0..readers {
+            let (tx, bytes, spares) = (job_tx.clone(), raw_bytes.clone(), spares.clone());
+            scope.spawn(move || frame_inputs(sources, next_input, &tx, &bytes, window, &spares));
+        }
+        drop(job_tx);
         let syms = store.interning();
         for _ in 0..threads {
             let (rx, tx, syms) = (job_rx.clone(), done_tx.clone(), syms.clone());
@@ -88,17 +97,22 @@ pub fn read(
         }
         drop(done_tx);
         // Only the parsers hold the job receiver now, and this closure owns the results:
-        // returning early (--strict) drops it, the parsers stop, then the reader does.
+        // returning early (--strict) drops it, the parsers stop, then the readers do.
         drop(job_rx);
         let done_rx = done_rx;
         let _closing = Closing(window);
         let mut pending = BTreeMap::new();
-        let mut next = 0u64;
+        let (mut input, mut seq) = (0u32, 0u64);
         for done in done_rx {
-            pending.insert(done.seq, done);
-            while let Some(done) = pending.remove(&next) {
-                next += 1;
-                window.advance();
+            pending.insert((done.input, done.seq), done);
+            while let Some(done) = pending.remove(&(input, seq)) {
+                if done.last {
+                    (input, seq) = (input + 1, 0);
+                    window.next_lane();
+                } else {
+                    seq += 1;
+                    window.advance();
+                }
                 fold(done, &mut store, &mut counts, diag, opts.strict, sources)?;
                 progress(raw_bytes.load(std::sync::atomic::Ordering::Relaxed));
             }
@@ -163,43 +177,51 @@ fn fold(
     Ok(())
 }
 
-fn frame_all(
+/// Frames inputs, each the next one no reader has taken, until none is left.
+fn frame_inputs(
     sources: &[Source],
-    tx: SyncSender<Job>,
-    bytes: Arc<AtomicU64>,
+    next_input: &AtomicUsize,
+    tx: &SyncSender<Job>,
+    bytes: &Arc<AtomicU64>,
     window: &Window,
-    spares: Spares,
+    spares: &Spares,
 ) {
-    let mut seq = 0u64;
-    for (input, src) in sources.iter().enumerate() {
+    loop {
         // Interrupted: the inputs not begun are not read.
         if crate::signal::pending().is_some() {
             return;
         }
+        let input = next_input.fetch_add(1, Ordering::Relaxed);
+        let Some(src) = sources.get(input) else {
+            return;
+        };
         let input = input as u32;
-        let mut send = |batch: Batch| {
-            let ok = window.enter(seq) && tx.send(Job { seq, input, batch }).is_ok();
+        let mut seq = 0u64;
+        let mut send = |batch: Batch, last: bool| {
+            let job = Job {
+                seq,
+                input,
+                last,
+                batch,
+            };
             seq += 1;
-            ok
+            window.enter(input, job.seq) && tx.send(job).is_ok()
         };
-        let reader = match input::open(src, bytes.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                let problem = (Pos::Offset(0), format!("{e:#}"));
-                if !send(Batch {
-                    problems: vec![problem],
+        let framed = match input::open(src, bytes.clone()) {
+            Ok(reader) => {
+                let mut framer = Framer::with_spares(reader, spares.clone());
+                std::iter::from_fn(|| framer.next_batch()).all(|batch| send(batch, false))
+            }
+            Err(e) => send(
+                Batch {
+                    problems: vec![(Pos::Offset(0), format!("{e:#}"))],
                     ..Batch::default()
-                }) {
-                    return;
-                }
-                continue;
-            }
+                },
+                false,
+            ),
         };
-        let mut framer = Framer::with_spares(reader, spares.clone());
-        while let Some(batch) = framer.next_batch() {
-            if !send(batch) {
-                return;
-            }
+        if !framed || !send(Batch::default(), true) {
+            return;
         }
     }
 }
@@ -279,6 +301,7 @@ fn parse_all(
             .send(Done {
                 seq: job.seq,
                 input: job.input,
+                last: job.last,
                 items,
             })
             .is_err()

@@ -23,7 +23,7 @@
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
-use memchr::{memchr, memchr3};
+use memchr::memchr;
 
 use super::wrap::after_timestamp;
 
@@ -201,20 +201,23 @@ impl Scan {
                     i += 1;
                     continue;
                 }
-                match memchr3(b'"', b'\\', b'\n', &buf[i..]) {
+                // The first quote, backslash or control character; only a newline among
+                // the control characters matters here.
+                match crate::scan::string_stop(buf, i) {
                     None => {
                         self.brace_quote = None;
                         return Step::Need;
                     }
-                    Some(k) => {
-                        i += k;
+                    Some(at) => {
+                        i = at;
                         match buf[i] {
                             b'\\' => self.escaped = true,
                             b'\n' => return Step::Broken(i),
-                            _ => {
+                            b'"' => {
                                 self.in_str = false;
                                 self.brace_quote = (i > from && buf[i - 1] == b'{').then(|| i - 1);
                             }
+                            _ => {}
                         }
                         i += 1;
                         continue;

@@ -197,7 +197,7 @@ pub fn write<W: Write + ?Sized>(
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count || !window.enter(i as u64) || tx.send((i, encode(i))).is_err() {
+                    if i >= count || !window.enter(0, i as u64) || tx.send((i, encode(i))).is_err() {
                         return;
                     }
                 }
