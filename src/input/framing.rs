@@ -306,10 +306,11 @@ impl<R: Read> Framer<R> {
 
     /// A framer that fills the buffers handed back to `spares`.
     pub fn with_spares(reader: R, spares: Spares) -> Self {
+        let first = spares.take();
         Framer {
             reader,
-            buf: Vec::new(),
-            init: 0,
+            buf: first.data,
+            init: first.init,
             base: 0,
             line: 1,
             mode: None,
