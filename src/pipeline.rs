@@ -212,13 +212,7 @@ fn frame_inputs(
                 let mut framer = Framer::with_spares(reader, spares.clone());
                 std::iter::from_fn(|| framer.next_batch()).all(|batch| send(batch, false))
             }
-            Err(e) => send(
-                Batch {
-                    problems: vec![(Pos::Offset(0), format!("{e:#}"))],
-                    ..Batch::default()
-                },
-                false,
-            ),
+            Err(e) => send(Batch::problem(Pos::Offset(0), format!("{e:#}")), false),
         };
         if !framed || !send(Batch::default(), true) {
             return;
@@ -296,7 +290,7 @@ fn parse_all(
             }
         }
         // Nothing parsed borrows the batch's bytes.
-        spares.give(job.batch.data);
+        spares.give(job.batch);
         if tx
             .send(Done {
                 seq: job.seq,

@@ -25,6 +25,6 @@ fuzz_target!(|data: &[u8]| {
             last = Some(span.pos);
             let _ = parse_record(batch.record(span), data.len() % 2 == 0);
         }
-        spares.give(batch.data);
+        spares.give(batch);
     }
 });

@@ -57,9 +57,19 @@ pub struct Batch {
     /// Input that could not be framed into a record (oversized, not JSON, unreadable): each one
     /// counts as one invalid record.
     pub problems: Vec<(Pos, String)>,
+    /// How much of `data`'s allocation the framer initialized (see [`Buf::init`]).
+    init: usize,
 }
 
 impl Batch {
+    /// A batch of one problem: an input that could not be read at all.
+    pub fn problem(pos: Pos, message: String) -> Batch {
+        Batch {
+            problems: vec![(pos, message)],
+            ..Batch::default()
+        }
+    }
+
     pub fn record(&self, span: &Span) -> &[u8] {
         &self.data[span.start..span.end]
     }
@@ -76,12 +86,12 @@ impl Spares {
     const KEEP: usize = 32;
 
     /// Hands a batch's buffer back; one grown for an oversized record is freed instead.
-    pub fn give(&self, mut data: Vec<u8>) {
+    pub fn give(&self, batch: Batch) {
+        let Batch { mut data, init, .. } = batch;
         if data.capacity() > 2 * CHUNK + SLACK {
             return;
         }
-        // The framer filled it up to its length: that much is initialized.
-        let init = data.len();
+        let init = init.max(data.len());
         data.clear();
         if let Ok(mut spares) = self.0.lock() {
             if spares.len() < Self::KEEP {
@@ -356,6 +366,7 @@ impl<R: Read> Framer<R> {
             let tail = self.buf.len() - consumed;
             next.spare(tail).copy_from_slice(&self.buf[consumed..]);
             self.buf.truncate(consumed);
+            batch.init = self.init;
             batch.data = std::mem::replace(&mut self.buf, next.data);
             self.init = next.init;
             if !batch.records.is_empty() || !batch.problems.is_empty() {
@@ -673,12 +684,12 @@ mod tests {
         let spares = Spares::default();
         let mut f = Framer::with_spares(Slow(input, step), spares.clone());
         let (mut recs, mut probs) = (vec![], vec![]);
-        while let Some(b) = f.next_batch() {
+        while let Some(mut b) = f.next_batch() {
             for s in &b.records {
                 recs.push((s.pos, String::from_utf8_lossy(b.record(s)).into_owned()));
             }
-            probs.extend(b.problems);
-            spares.give(b.data);
+            probs.append(&mut b.problems);
+            spares.give(b);
         }
         (recs, probs)
     }
