@@ -281,6 +281,16 @@ impl Scan {
         line.first() == Some(&b'{')
             && matches!(Scan::default().run(line, 0), Step::Complete(end) if end == line.len())
     }
+
+    /// Whether `text` starts with an object that ends before it does (more follows).
+    fn several(text: &[u8]) -> bool {
+        text.first() == Some(&b'{')
+            && match Scan::default().run(text, 0) {
+                Step::Complete(end) => end < text.len(),
+                Step::Broken(_) => true,
+                Step::Need => false,
+            }
+    }
 }
 
 /// Splits one input into batches of records.
@@ -454,6 +464,10 @@ impl<R: Read> Framer<R> {
                 } else {
                     Mode::Values
                 }),
+                // Values concatenated without newlines (what Firehose writes): this line will
+                // not hold exactly one object, so decide now rather than buffer the whole input
+                // looking for the end of the line.
+                Some((s, e)) if Scan::several(&buf[s..e]) => Some(Mode::Values),
                 _ => None,
             };
         }
@@ -692,6 +706,25 @@ mod tests {
             spares.give(b);
         }
         (recs, probs)
+    }
+
+    #[test]
+    fn concatenated_values_are_framed_as_they_come() {
+        // No newline anywhere (a Firehose object): framed chunk by chunk, not held whole.
+        let input: String = (0..10_000)
+            .map(|i| format!(r#"{{"n":{i},"pad":"{}"}}"#, "y".repeat(300)))
+            .collect();
+        let mut f = Framer::new(input.as_bytes());
+        let (mut batches, mut records) = (0, 0);
+        while let Some(b) = f.next_batch() {
+            assert!(b.data.len() <= CHUNK + SLACK, "a batch of {} bytes", b.data.len());
+            assert!(b.problems.is_empty());
+            assert!(matches!(b.records.first().map(|s| s.pos), Some(Pos::Offset(_))));
+            batches += 1;
+            records += b.records.len();
+        }
+        assert_eq!(records, 10_000);
+        assert!(batches >= 3, "{batches} batches for {} bytes", input.len());
     }
 
     #[test]
