@@ -204,10 +204,6 @@ impl Incoming {
         self.event.pos()
     }
 
-    pub fn hash(&self) -> u32 {
-        self.hash
-    }
-
     pub fn new(e: &ParsedEvent, syms: &mut Recent, input: u32, pos: Pos) -> Incoming {
         let id = Id::new(&e.id, syms);
         let participant = e.participant.as_ref().map(|a| Id::new(a, syms));
@@ -386,7 +382,8 @@ impl Store {
         self.syms.clone()
     }
 
-    /// Asks the memory for what adding an event with this id hash will look up.
+    /// Asks the memory for what adding `incoming` will look up: its id's slot and its
+    /// conversation's.
     pub fn prefetch(&self, incoming: &Incoming) {
         self.seen.prefetch(incoming.hash);
         if let Some(slot) = self.conversation_index.get(incoming.conversation.index()) {
@@ -514,6 +511,16 @@ impl Correlation {
         for &i in &self.order[g.range.clone()] {
             crate::prefetch(&self.store.events[i as usize]);
         }
+    }
+
+    /// `groups` in order, each handed out once the next one's events are asked for.
+    pub fn prefetching<'g>(&'g self, groups: &'g [Group]) -> impl Iterator<Item = &'g Group> {
+        groups.iter().enumerate().map(move |(k, g)| {
+            if let Some(next) = groups.get(k + 1) {
+                self.prefetch(next);
+            }
+            g
+        })
     }
 
     pub fn conversation(&self, g: &Group) -> &Conversation {

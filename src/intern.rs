@@ -242,10 +242,7 @@ impl Interner {
 
     /// The text of `sym`, written into `buf` when it is a packed UUID.
     pub fn text<'a>(&'a self, sym: Sym, buf: &'a mut [u8; 36]) -> &'a str {
-        match self.value(sym) {
-            Value::Uuid(v) => Uuid(v.get()).encode(buf),
-            Value::Text(t) => t,
-        }
+        self.text_or_uuid(sym, buf).0
     }
 
     /// The text of `sym` as [`Interner::text`] gives it, and whether it is a UUID (which

@@ -114,12 +114,12 @@ pub fn read(
                     window.advance();
                 }
                 fold(done, &mut store, &mut counts, diag, opts.strict, sources)?;
-                progress(raw_bytes.load(std::sync::atomic::Ordering::Relaxed));
+                progress(raw_bytes.load(Ordering::Relaxed));
             }
         }
         Ok(())
     })?;
-    counts.bytes = raw_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    counts.bytes = raw_bytes.load(Ordering::Relaxed);
     Ok((store, counts))
 }
 

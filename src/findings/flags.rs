@@ -113,15 +113,9 @@ pub fn flag(c: &mut Correlation, t: &Thresholds, threads: usize) {
             .map(|groups| {
                 scope.spawn(move || {
                     let mut flagger = Flagger::new(*t);
-                    groups
-                        .iter()
-                        .enumerate()
-                        .map(|(k, g)| {
-                            if let Some(next) = groups.get(k + 1) {
-                                shared.prefetch(next);
-                            }
-                            flagger.conversation(shared, g)
-                        })
+                    shared
+                        .prefetching(groups)
+                        .map(|g| flagger.conversation(shared, g))
                         .collect()
                 })
             })

@@ -296,18 +296,16 @@ impl Scan {
 /// Splits one input into batches of records.
 pub struct Framer<R> {
     reader: R,
-    /// Unconsumed bytes; `buf[0]` is at stream offset `base`.
-    buf: Vec<u8>,
-    /// How much of `buf`'s allocation is initialized (see [`Buf::init`]).
-    init: usize,
+    /// Unconsumed bytes; `buf.data[0]` is at stream offset `base`.
+    buf: Buf,
     base: u64,
-    /// Line number of `buf[0]` (lines mode).
+    /// Line number of `buf.data[0]` (lines mode).
     line: u64,
     mode: Option<Mode>,
     eof: bool,
     /// Inside a top-level array (values mode).
     in_array: bool,
-    /// Scanner state of the record starting at `buf[0]`, valid up to `scanned`.
+    /// Scanner state of the record starting at `buf.data[0]`, valid up to `scanned`.
     scan: Scan,
     scanned: usize,
     /// Discarding the rest of an oversized record.
@@ -326,11 +324,9 @@ impl<R: Read> Framer<R> {
 
     /// A framer that fills the buffers handed back to `spares`.
     pub fn with_spares(reader: R, spares: Spares) -> Self {
-        let first = spares.take();
         Framer {
             reader,
-            buf: first.data,
-            init: first.init,
+            buf: spares.take(),
             base: 0,
             line: 1,
             mode: None,
@@ -353,37 +349,36 @@ impl<R: Read> Framer<R> {
         loop {
             if !self.eof {
                 if let Err(e) = self.fill() {
-                    let at = self.base + self.buf.len() as u64;
+                    let at = self.base + self.buf.data.len() as u64;
                     batch.problems.push((Pos::Offset(at), read_error(&e)));
                     self.eof = true;
                 }
             }
-            if self.base == 0 && self.mode.is_none() && self.buf.starts_with(BOM) {
-                self.buf.drain(..3);
+            if self.base == 0 && self.mode.is_none() && self.buf.data.starts_with(BOM) {
+                self.buf.data.drain(..3);
                 self.base = 3;
             }
             let consumed = self.frame(&mut batch);
             self.want = if consumed == 0 {
                 // The current record spans more than what is buffered: read twice as much as
                 // last time, but only up to just past the longest record (which is then skipped).
-                let room = (MAX_RECORD + CHUNK).saturating_sub(self.buf.len());
+                let room = (MAX_RECORD + CHUNK).saturating_sub(self.buf.data.len());
                 (self.want * 2).min(room).max(CHUNK)
             } else {
                 CHUNK
             };
             // Hand over everything framed; keep the unconsumed tail for next time.
             let mut next = self.spares.take();
-            let tail = self.buf.len() - consumed;
-            next.spare(tail).copy_from_slice(&self.buf[consumed..]);
-            self.buf.truncate(consumed);
-            batch.init = self.init;
-            batch.data = std::mem::replace(&mut self.buf, next.data);
-            self.init = next.init;
+            let tail = self.buf.data.len() - consumed;
+            next.spare(tail).copy_from_slice(&self.buf.data[consumed..]);
+            self.buf.data.truncate(consumed);
+            let framed = std::mem::replace(&mut self.buf, next);
+            (batch.data, batch.init) = (framed.data, framed.init);
             if !batch.records.is_empty() || !batch.problems.is_empty() {
                 return Some(batch);
             }
             // At the end of input frame() consumes everything, so this loop ends.
-            if self.eof && self.buf.is_empty() {
+            if self.eof && self.buf.data.is_empty() {
                 return None;
             }
         }
@@ -393,12 +388,8 @@ impl<R: Read> Framer<R> {
     /// buffer, not per read (buffers come back from the parsers to be filled again). What was
     /// read before an error is kept.
     fn fill(&mut self) -> io::Result<()> {
-        let len = self.buf.len();
-        let mut buf = Buf {
-            data: std::mem::take(&mut self.buf),
-            init: self.init,
-        };
-        let room = buf.spare(self.want);
+        let len = self.buf.data.len();
+        let room = self.buf.spare(self.want);
         let mut got = 0;
         let result = loop {
             match self.reader.read(&mut room[got..]) {
@@ -416,8 +407,7 @@ impl<R: Read> Framer<R> {
                 Err(e) => break Err(e),
             }
         };
-        buf.data.truncate(len + got);
-        (self.buf, self.init) = (buf.data, buf.init);
+        self.buf.data.truncate(len + got);
         result
     }
 
@@ -441,7 +431,7 @@ impl<R: Read> Framer<R> {
     /// does not decide for the whole file; values otherwise.
     fn detect(&mut self) -> Option<Mode> {
         const SAMPLE: usize = 64;
-        let buf = &self.buf;
+        let buf = &self.buf.data;
         let (mut one, mut other, mut pos) = (0u32, 0u32, 0);
         for _ in 0..SAMPLE {
             let Some(nl) = memchr(b'\n', &buf[pos..]) else {
@@ -475,7 +465,7 @@ impl<R: Read> Framer<R> {
     }
 
     fn frame_lines(&mut self, batch: &mut Batch) -> usize {
-        let buf = &self.buf;
+        let buf = &self.buf.data;
         let mut i = 0;
         let mut line = self.line;
         loop {
@@ -519,7 +509,7 @@ impl<R: Read> Framer<R> {
 
     fn frame_values(&mut self, batch: &mut Batch) -> usize {
         let mut i = 0;
-        let len = self.buf.len();
+        let len = self.buf.data.len();
         loop {
             if self.scanned == 0 && !self.skipping {
                 // Between records.
@@ -528,7 +518,7 @@ impl<R: Read> Framer<R> {
                         i = self.skip_junk(i, batch);
                         continue;
                     }
-                    match self.buf[i] {
+                    match self.buf.data[i] {
                         b' ' | b'\t' | b'\r' | b'\n' => i += 1,
                         b',' if self.in_array => i += 1,
                         b'[' if !self.in_array => {
@@ -540,19 +530,19 @@ impl<R: Read> Framer<R> {
                             i += 1;
                         }
                         b'{' | b'[' => break,
-                        0xEF if self.buf[i..].starts_with(BOM) => i += BOM.len(),
+                        0xEF if self.buf.data[i..].starts_with(BOM) => i += BOM.len(),
                         // Maybe a mark cut by the end of the buffer: wait for the rest.
-                        0xEF if !self.eof && BOM.starts_with(&self.buf[i..]) => break,
+                        0xEF if !self.eof && BOM.starts_with(&self.buf.data[i..]) => break,
                         _ => i = self.skip_junk(i, batch),
                     }
                 }
-                if i == len || self.buf[i] == 0xEF {
+                if i == len || self.buf.data[i] == 0xEF {
                     break;
                 }
                 self.scan = Scan::default();
             }
             let from = i + self.scanned;
-            let step = self.scan.run(&self.buf, from);
+            let step = self.scan.run(&self.buf.data, from);
             match step {
                 Step::Complete(end) | Step::Broken(end) => {
                     let broken = matches!(step, Step::Broken(_));
@@ -619,8 +609,8 @@ impl<R: Read> Framer<R> {
     /// one: however long, it is reported once, when it ends.
     fn skip_junk(&mut self, from: usize, batch: &mut Batch) -> usize {
         let at = self.base + from as u64;
-        let next = memchr(b'{', &self.buf[from..]).map(|k| from + k);
-        let end = next.unwrap_or(self.buf.len());
+        let next = memchr(b'{', &self.buf.data[from..]).map(|k| from + k);
+        let end = next.unwrap_or(self.buf.data.len());
         self.junk.get_or_insert(Junk { at, len: 0 }).len += (end - from) as u64;
         if next.is_some() {
             self.end_junk(batch);

@@ -166,13 +166,9 @@ pub fn write<W: Write + ?Sized>(
     let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
     let timelines = |i: usize| {
         let first = i * CHUNK;
-        let chunk: &[Group] = chunks[i];
-        chunk.iter().enumerate().map(move |(k, g)| {
-            if let Some(next) = chunk.get(k + 1) {
-                c.prefetch(next);
-            }
-            Timeline::build(c, g, &enrichment[first + k], summary)
-        })
+        c.prefetching(chunks[i])
+            .enumerate()
+            .map(move |(k, g)| Timeline::build(c, g, &enrichment[first + k], summary))
     };
     let encode = |i: usize| -> Result<Encoded> {
         // Built once, for the estimate and the encoding (a chunk's timelines are small).
