@@ -23,7 +23,7 @@ use crate::dedup::Seen;
 use crate::event::ParsedEvent;
 use crate::event::lag::Lag;
 use crate::findings::Flags;
-use crate::ids::{Atom, U128, Uuid};
+use crate::ids::{Atom, Text, U128, Uuid};
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Interning, Recent, Sym};
 
@@ -96,6 +96,14 @@ impl Id {
         match self {
             Id::Text(s) => syms.text(s, buf),
             Id::Uuid(_) => Uuid(self.uuid().expect("a uuid")).encode(buf),
+        }
+    }
+
+    /// The id as text, borrowed or spelled, to keep.
+    pub fn spell(self, syms: &Interner) -> Text<'_> {
+        match self {
+            Id::Text(s) => syms.spell(s),
+            Id::Uuid(_) => Text::uuid(self.uuid().expect("a uuid")),
         }
     }
 

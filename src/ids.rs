@@ -10,56 +10,50 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-/// Hex digit values, either case; 0xff for bytes that are not hex digits.
-static HEX_VALUE: [u8; 256] = {
-    let mut t = [0xff; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Where the 32 hex digits sit in the 36-byte hyphenated form.
-const DIGITS: [usize; 32] = {
-    let mut p = [0; 32];
-    let (mut i, mut j) = (0, 0);
-    while i < 36 {
-        if !(i == 8 || i == 13 || i == 18 || i == 23) {
-            p[j] = i;
-            j += 1;
-        }
-        i += 1;
-    }
-    p
-};
-
 /// Parses a hyphenated `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` UUID, in any case.
 pub fn parse_uuid(s: &str) -> Option<u128> {
     let b = s.as_bytes();
     if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    // Two u64 halves and one OR of all digit values: no branch per digit.
-    let (mut hi, mut lo, mut bad) = (0u64, 0u64, 0u8);
-    for &p in &DIGITS[..16] {
-        let d = HEX_VALUE[b[p] as usize];
-        bad |= d;
-        hi = (hi << 4) | u64::from(d);
+    // The 32 digits as four runs of 8, each decoded at once: 0..8, 9..13 with 14..18,
+    // 19..23 with 24..28, and 28..36.
+    let word = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")));
+    let eight = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let runs = [
+        eight(0),
+        word(9) | word(14) << 32,
+        word(19) | word(24) << 32,
+        eight(28),
+    ];
+    runs.iter()
+        .try_fold(0u128, |acc, &run| Some(acc << 32 | u128::from(hex8(run)?)))
+}
+
+/// Eight ASCII hex digits (either case, first digit in the low byte) as the number they
+/// spell, or `None` if any byte is not a hex digit. All bytes at once, no branch per digit.
+fn hex8(x: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    // Below 0x80, adding `0x80 - lo` sets a byte's top bit exactly when it is at least `lo`,
+    // and adding `0x7f - hi` leaves it clear exactly when it is at most `hi`: no carries
+    // cross bytes.
+    let at_least = |v: u64, lo: u64| v + ONES * (0x80 - lo);
+    let at_most = |v: u64, hi: u64| !(v + ONES * (0x7f - hi));
+    let digit = at_least(x, 0x30) & at_most(x, 0x39);
+    let lower = x | ONES * 0x20;
+    let letter = at_least(lower, 0x61) & at_most(lower, 0x66);
+    if x & HIGH != 0 || (digit | letter) & HIGH != HIGH {
+        return None;
     }
-    for &p in &DIGITS[16..] {
-        let d = HEX_VALUE[b[p] as usize];
-        bad |= d;
-        lo = (lo << 4) | u64::from(d);
-    }
-    (bad & 0xf0 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
+    // '0'..'9' end in their value; 'a'..'f' and 'A'..'F' in 1..6, and have bit 6 set: add 9.
+    let n = (x & ONES * 0x0f) + ((x >> 6) & ONES) * 9;
+    // Pair the nibbles into bytes, the bytes into a word: the first digit is the most
+    // significant.
+    let pairs = ((n << 4) | (n >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let word = (quads | (quads >> 16)) as u32;
+    Some(word.swap_bytes())
 }
 
 /// A packed UUID that displays in canonical form.
@@ -89,6 +83,53 @@ impl Uuid {
         }
         // SAFETY: all 36 bytes were just written, as ASCII hex digits and hyphens.
         unsafe { std::str::from_utf8_unchecked(out) }
+    }
+}
+
+/// Text as output shows it, without allocating: borrowed, or a packed UUID spelled into the
+/// value itself.
+#[derive(Clone, Copy)]
+pub enum Text<'a> {
+    Borrowed(&'a str),
+    Uuid([u8; 36]),
+}
+
+impl<'a> Text<'a> {
+    pub fn uuid(v: u128) -> Text<'a> {
+        let mut buf = [0; 36];
+        Uuid(v).encode(&mut buf);
+        Text::Uuid(buf)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            // SAFETY: only `Text::uuid` builds this variant, from `Uuid::encode`'s ASCII.
+            Text::Uuid(b) => unsafe { std::str::from_utf8_unchecked(b) },
+        }
+    }
+}
+
+impl PartialEq for Text<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text<'_> {}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl serde::Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
     }
 }
 
@@ -201,6 +242,54 @@ mod tests {
             Uuid(u128::MAX).to_string(),
             "ffffffff-ffff-ffff-ffff-ffffffffffff"
         );
+    }
+
+    /// The digits one by one, as the standard library reads them.
+    fn reference(s: &str) -> Option<u128> {
+        let b = s.as_bytes();
+        let hyphens = [8, 13, 18, 23];
+        if b.len() != 36 || hyphens.iter().any(|&h| b[h] != b'-') {
+            return None;
+        }
+        let digits: String = s
+            .char_indices()
+            .filter(|(i, _)| !hyphens.contains(i))
+            .map(|(_, c)| c)
+            .collect();
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit())
+            .then(|| u128::from_str_radix(&digits, 16).expect("hex"))
+    }
+
+    #[test]
+    fn every_byte_in_every_place_parses_as_the_reference_reads_it() {
+        let base = *b"2f7bf00a-0fc2-4d6a-9b56-92238191433e";
+        for at in 0..36 {
+            for byte in 0..=255u8 {
+                let mut b = base;
+                b[at] = byte;
+                // Bytes that are not UTF-8 on their own are checked through the digit reader.
+                if let Ok(s) = std::str::from_utf8(&b) {
+                    assert_eq!(parse_uuid(s), reference(s), "{s:?}");
+                }
+            }
+        }
+        for byte in 0..=255u8 {
+            let mut run = *b"0123abcd";
+            run[5] = byte;
+            let want = run.iter().all(u8::is_ascii_hexdigit);
+            assert_eq!(hex8(u64::from_le_bytes(run)).is_some(), want, "{byte:#x}");
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s = Uuid(u128::from(x) << 64 | u128::from(x.rotate_left(29))).to_string();
+            assert_eq!(parse_uuid(&s), reference(&s));
+            assert_eq!(parse_uuid(&s.to_uppercase()), reference(&s));
+        }
     }
 
     #[test]

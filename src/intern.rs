@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use crate::ids::{Atom, U128, Uuid};
+use crate::ids::{Atom, Text, U128, Uuid};
 use crate::vocab;
 
 /// An interned value. `Option<Sym>` is 4 bytes too.
@@ -251,6 +251,14 @@ impl Interner {
         match self.value(sym) {
             Value::Uuid(v) => (Uuid(v.get()).encode(buf), true),
             Value::Text(t) => (t, false),
+        }
+    }
+
+    /// The text of `sym`, borrowed or spelled, to keep.
+    pub fn spell(&self, sym: Sym) -> Text<'_> {
+        match self.value(sym) {
+            Value::Uuid(v) => Text::uuid(v.get()),
+            Value::Text(t) => Text::Borrowed(t),
         }
     }
 

@@ -6,7 +6,10 @@
 
 use crate::api::Outcome;
 use crate::api::model::Session;
+use smallvec::SmallVec;
+
 use crate::correlate::{Correlation, Event, Group, Id};
+use crate::ids::Text;
 use crate::input::framing::Pos;
 use crate::intern::{Interner, Sym};
 use crate::vocab;
@@ -20,23 +23,30 @@ pub struct Handoff {
 }
 
 /// A participant: as the events show it, merged with what the API says when it answered.
+/// Every text is borrowed from the run or spelled in place: building one allocates nothing
+/// but a long media list.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Participant<'a> {
-    pub participant_id: String,
-    pub purpose: Option<String>,
-    pub name: Option<String>,
-    pub user_id: Option<String>,
-    pub queue_id: Option<String>,
-    pub media_types: Vec<String>,
+    pub participant_id: Text<'a>,
+    pub purpose: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub user_id: Option<Text<'a>>,
+    pub queue_id: Option<Text<'a>>,
+    #[serde(serialize_with = "list")]
+    pub media_types: SmallVec<[Text<'a>; 2]>,
     /// The API's media sessions (empty without enrichment).
     pub sessions: &'a [Session],
+}
+
+fn list<S: serde::Serializer>(items: &[Text], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(items)
 }
 
 /// A participant as the events show it.
 struct Seen {
     id: Id,
     purpose: Option<&'static str>,
-    media_types: Vec<Sym>,
+    media_types: SmallVec<[Sym; 2]>,
     user: Option<Sym>,
     queue: Option<Sym>,
 }
@@ -86,7 +96,7 @@ impl<'a> Timeline<'a> {
                         seen.push(Seen {
                             id: pid,
                             purpose: None,
-                            media_types: Vec::new(),
+                            media_types: SmallVec::new(),
                             user: None,
                             queue: None,
                         });
@@ -151,46 +161,50 @@ impl<'a> Timeline<'a> {
 
 /// The API's participants (in its order) with what the events add, then those only the
 /// events know.
-fn merge<'a>(syms: &Interner, seen: Vec<Seen>, enrichment: &'a Outcome) -> Vec<Participant<'a>> {
-    let text = |s: Option<Sym>| s.map(|s| syms.to_string(s));
-    let mut seen: Vec<(String, Seen)> = seen.into_iter().map(|p| (p.id.to_string(syms), p)).collect();
-    let mut out = Vec::new();
+fn merge<'a>(syms: &'a Interner, mut seen: Vec<Seen>, enrichment: &'a Outcome) -> Vec<Participant<'a>> {
+    let spell = |s: Option<Sym>| s.map(|s| syms.spell(s));
+    let mut out = Vec::with_capacity(seen.len());
     for api in enrichment.data.iter().flat_map(|d| &d.participants) {
         let from_events = seen
             .iter()
-            .position(|(id, _)| *id == api.id)
-            .map(|i| seen.remove(i).1);
+            .position(|p| *p.id.spell(syms) == *api.id)
+            .map(|i| seen.remove(i));
         let ev = from_events.as_ref();
-        let mut media_types: Vec<String> = ev
+        let mut media_types: SmallVec<[Text; 2]> = ev
             .iter()
             .flat_map(|p| &p.media_types)
-            .map(|&m| syms.to_string(m))
+            .map(|&m| syms.spell(m))
             .collect();
         for s in &api.sessions {
-            if !s.media_type.is_empty() && !media_types.contains(&s.media_type) {
-                media_types.push(s.media_type.clone());
+            if !s.media_type.is_empty() && !media_types.iter().any(|m| **m == *s.media_type) {
+                media_types.push(Text::Borrowed(&s.media_type));
             }
         }
         out.push(Participant {
-            participant_id: api.id.clone(),
-            purpose: api
-                .purpose
-                .clone()
-                .or_else(|| ev.and_then(|p| p.purpose).map(str::to_owned)),
-            name: api.name.clone(),
-            user_id: api.user_id.clone().or_else(|| text(ev.and_then(|p| p.user))),
-            queue_id: api.queue_id.clone().or_else(|| text(ev.and_then(|p| p.queue))),
+            participant_id: Text::Borrowed(&api.id),
+            purpose: api.purpose.as_deref().or_else(|| ev.and_then(|p| p.purpose)),
+            name: api.name.as_deref(),
+            user_id: api
+                .user_id
+                .as_deref()
+                .map(Text::Borrowed)
+                .or_else(|| spell(ev.and_then(|p| p.user))),
+            queue_id: api
+                .queue_id
+                .as_deref()
+                .map(Text::Borrowed)
+                .or_else(|| spell(ev.and_then(|p| p.queue))),
             media_types,
             sessions: &api.sessions,
         });
     }
-    out.extend(seen.into_iter().map(|(id, p)| Participant {
-        participant_id: id,
-        purpose: p.purpose.map(str::to_owned),
+    out.extend(seen.into_iter().map(|p| Participant {
+        participant_id: p.id.spell(syms),
+        purpose: p.purpose,
         name: None,
-        user_id: text(p.user),
-        queue_id: text(p.queue),
-        media_types: p.media_types.iter().map(|&m| syms.to_string(m)).collect(),
+        user_id: spell(p.user),
+        queue_id: spell(p.queue),
+        media_types: p.media_types.iter().map(|&m| syms.spell(m)).collect(),
         sessions: &[],
     }));
     out

@@ -177,7 +177,7 @@ impl Encoder for Events {
                         p.purpose.as_deref().unwrap_or_default(),
                         p.name.as_deref().unwrap_or_default(),
                     );
-                    (p.participant_id.as_str(), who)
+                    (&*p.participant_id, who)
                 })
                 .collect();
             let status = t.enrichment.status.name();

@@ -216,7 +216,7 @@ fn detail(t: &Timeline, summary: bool, strings: &mut Strings, out: &mut Vec<u8>)
     for (i, p) in t.participants.iter().enumerate() {
         out.extend_from_slice(if i > 0 { b",[" } else { b"[" });
         let fields = [
-            Some(p.participant_id.as_str()),
+            Some(&*p.participant_id),
             p.purpose.as_deref(),
             p.name.as_deref(),
             p.user_id.as_deref(),

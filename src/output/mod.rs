@@ -14,6 +14,7 @@ mod table;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::iter::once;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 
@@ -126,6 +127,9 @@ const BYTES_PER_EVENT: usize = 600;
 /// A chunk estimated larger than this is streamed rather than held (a few are in flight).
 const HELD: usize = 32 << 20;
 
+/// Written buffers up to this size are kept for the next chunks; a rare larger one is freed.
+const SPARE: usize = 4 << 20;
+
 /// A chunk encoded by a worker, or left to the writer to stream.
 enum Encoded {
     Held(Vec<u8>),
@@ -164,6 +168,8 @@ pub fn write<W: Write + ?Sized>(
     enc.header(&mut buf)?;
     out.write_all(&buf)?;
     let chunks: Vec<&[Group]> = c.groups.chunks(CHUNK).collect();
+    // Buffers written and free for another chunk: no more than the window lets be in flight.
+    let spares = Mutex::new(Vec::<Vec<u8>>::new());
     let timelines = |i: usize| {
         let first = i * CHUNK;
         c.prefetching(chunks[i])
@@ -177,8 +183,10 @@ pub fn write<W: Write + ?Sized>(
         if estimate > HELD {
             return Ok(Encoded::Streamed);
         }
-        // One allocation per chunk, not a series of doublings.
-        let mut buf = Vec::with_capacity(4096 + estimate);
+        // A written chunk's buffer, reserved once for the whole chunk: no series of doublings,
+        // and no fresh pages to fault in for every chunk.
+        let mut buf = spares.lock().expect("not poisoned").pop().unwrap_or_default();
+        buf.reserve(4096 + estimate);
         enc.chunk(i == 0, &mut built.into_iter(), &mut buf)?;
         Ok(Encoded::Held(buf))
     };
@@ -210,7 +218,13 @@ pub fn write<W: Write + ?Sized>(
             pending.insert(i, encoded);
             while let Some(encoded) = pending.remove(&want) {
                 match encoded? {
-                    Encoded::Held(buf) => out.write_all(&buf)?,
+                    Encoded::Held(mut buf) => {
+                        out.write_all(&buf)?;
+                        if buf.capacity() <= SPARE {
+                            buf.clear();
+                            spares.lock().expect("not poisoned").push(buf);
+                        }
+                    }
                     Encoded::Streamed => enc.stream(want == 0, &mut timelines(want), &mut &mut *out)?,
                 }
                 // A signal stops the output after the chunk being written (the write itself
