@@ -77,7 +77,12 @@ impl Seen {
     /// Doubles the slots (at most half are ever used) and places every id again.
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![0; n]);
+        // Written with zeros rather than allocated zeroed: fresh zeroed pages are first mapped
+        // to the shared zero page by the look-up's read, then copied on the write that
+        // follows, two faults a page while the reading thread waits.
+        let mut slots = Vec::with_capacity(n);
+        slots.resize(n, 0);
+        let old = std::mem::replace(&mut self.slots, slots);
         self.shift = 64 - n.trailing_zeros();
         for slot in old.into_iter().filter(|&s| s != 0) {
             self.place(slot);
