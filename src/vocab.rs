@@ -78,11 +78,21 @@ pub fn word(i: u16) -> &'static str {
 
 /// The word in `range` equal to `raw` ignoring ASCII case.
 fn find(range: Range<usize>, raw: &str) -> Option<Atom> {
+    // Every word is lower case: lower `raw` once, then compare exactly. Longer than any word,
+    // it is none of them.
+    let mut buf = [0u8; LONGEST];
+    let lower = buf.get_mut(..raw.len())?;
+    for (l, c) in lower.iter_mut().zip(raw.bytes()) {
+        *l = c.to_ascii_lowercase();
+    }
     range
         .into_iter()
-        .find(|&i| WORDS[i].eq_ignore_ascii_case(raw))
+        .find(|&i| WORDS[i].as_bytes() == lower)
         .map(|i| Atom::Word(i as u16))
 }
+
+/// The length of the longest word.
+const LONGEST: usize = 22;
 
 fn known_or_lower(range: Range<usize>, raw: &str) -> Atom {
     find(range, raw).unwrap_or_else(|| Atom::Text(raw.to_ascii_lowercase().into()))
@@ -170,6 +180,14 @@ mod tests {
         assert_eq!(WORDS[DISCONNECT.end - 1], "dnd_transfer");
         assert_eq!(WORDS[KIND.start], "acd.start");
         assert_eq!(KIND.end, WORDS.len());
+        // What `find` relies on.
+        for w in WORDS {
+            assert!(
+                w.len() <= LONGEST && !w.bytes().any(|b| b.is_ascii_uppercase()),
+                "{w}"
+            );
+        }
+        assert_eq!(WORDS.iter().map(|w| w.len()).max(), Some(LONGEST));
     }
 
     #[test]

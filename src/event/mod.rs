@@ -348,7 +348,7 @@ enum Topic<'t> {
 impl<'t> Topic<'t> {
     fn classify(topic: &'t str) -> Option<Topic<'t>> {
         if let Some(tail) = topic.strip_prefix("v2.detail.events.conversation.") {
-            let (conversation, kind) = tail.split_once('.')?;
+            let (conversation, kind) = split_at_dot(tail)?;
             return Some(Topic::Detail { conversation, kind });
         }
         let (owner, tail) = if let Some(t) = topic.strip_prefix("v2.routing.queues.") {
@@ -358,13 +358,20 @@ impl<'t> Topic<'t> {
         } else {
             return None;
         };
-        let (id, rest) = tail.split_once('.')?;
+        let (id, rest) = split_at_dot(tail)?;
         (rest == "conversations" || rest.starts_with("conversations.")).then_some(Topic::Object {
             owner,
             id,
             rest,
         })
     }
+}
+
+/// `s` around its first `.`.
+fn split_at_dot(s: &str) -> Option<(&str, &str)> {
+    let dot = memchr::memchr(b'.', s.as_bytes())?;
+    // An ASCII byte: both sides start and end on character boundaries.
+    Some((&s[..dot], &s[dot + 1..]))
 }
 
 /// A string field that tolerates other JSON types (they read as absent) so that one odd

@@ -8,17 +8,21 @@
 //! walk never decides that a record is invalid. Skipped values are checked for structure only
 //! (strings closed, brackets matched); UTF-8 is checked for the whole record, and raw control
 //! characters in strings, which JSON forbids, make it give up too (so a record's fate never
-//! depends on which path read it). Strings are scanned 16 bytes at a time for their end, an
-//! escape or a control character at once ([`string_stop`]).
+//! depends on which path read it). In a plain record (compact ASCII, no escapes: nearly all),
+//! every quote is found in one pass first, and a string ends at the next one; in any other,
+//! strings are scanned 16 bytes at a time for their end, an escape or a control character at
+//! once ([`string_stop`]).
 
 use std::borrow::Cow;
 
 use super::{Body, Detail, Record, Str, When};
-use crate::scan::string_stop;
+use crate::scan::{INDEXED, next_quote, quote_bits, string_stop};
 
-struct Walk<'a> {
+struct Walk<'a, 'q> {
     b: &'a [u8],
     i: usize,
+    /// The quotes of a plain record ([`quote_bits`]): each string ends at the next one.
+    quotes: Option<&'q [u64]>,
 }
 
 /// Reads a record into `rec` (empty), or `None` when the full deserializer must decide.
@@ -26,11 +30,19 @@ pub(super) fn record<'a, 'r>(
     bytes: &'a [u8],
     rec: &'r mut Record<'a, Detail<'a>>,
 ) -> Option<&'r mut Record<'a, Detail<'a>>> {
-    // Nearly every record is ASCII, which is quicker to tell than UTF-8.
-    if !bytes.is_ascii() {
+    // Nearly every record is compact ASCII without escapes: its quotes are found in one pass,
+    // which also tells that it is UTF-8.
+    let mut bits = [0u64; INDEXED / 64];
+    let plain = bytes.len() <= INDEXED && quote_bits(bytes, &mut bits);
+    if !plain && !bytes.is_ascii() {
         simdutf8::basic::from_utf8(bytes).ok()?;
     }
-    let mut w = Walk { b: bytes, i: 0 };
+    let quotes = plain.then(|| &bits[..bytes.len().div_ceil(64)]);
+    let mut w = Walk {
+        b: bytes,
+        i: 0,
+        quotes,
+    };
     let mut seen = 0u32;
     w.object(|w, key| {
         let bit = match key {
@@ -53,7 +65,7 @@ pub(super) fn record<'a, 'r>(
     (w.i == bytes.len()).then_some(rec)
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Walk<'a, '_> {
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
@@ -88,12 +100,20 @@ impl<'a> Walk<'a> {
     fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
-        let end = string_stop(self.b, start)?;
+        let end = self.string_stop(start)?;
         if self.b[end] != b'"' {
             return None;
         }
         self.i = end + 1;
         Some(&self.b[start..end])
+    }
+
+    /// Where the string text from `from` stops: see [`string_stop`].
+    fn string_stop(&self, from: usize) -> Option<usize> {
+        match self.quotes {
+            Some(quotes) => next_quote(quotes, from),
+            None => string_stop(self.b, from),
+        }
     }
 
     fn string(&mut self) -> Option<Str<'a>> {
@@ -195,7 +215,7 @@ impl<'a> Walk<'a> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            let at = string_stop(self.b, self.i)?;
+            let at = self.string_stop(self.i)?;
             match self.b[at] {
                 b'"' => {
                     self.i = at + 1;
