@@ -25,21 +25,16 @@ pub struct Handoff {
 /// A participant: as the events show it, merged with what the API says when it answered.
 /// Every text is borrowed from the run or spelled in place: building one allocates nothing
 /// but a long media list.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Participant<'a> {
     pub participant_id: Text<'a>,
     pub purpose: Option<&'a str>,
     pub name: Option<&'a str>,
     pub user_id: Option<Text<'a>>,
     pub queue_id: Option<Text<'a>>,
-    #[serde(serialize_with = "list")]
     pub media_types: SmallVec<[Text<'a>; 2]>,
     /// The API's media sessions (empty without enrichment).
     pub sessions: &'a [Session],
-}
-
-fn list<S: serde::Serializer>(items: &[Text], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(items)
 }
 
 /// A participant as the events show it.

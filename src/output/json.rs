@@ -3,7 +3,8 @@
 //!
 //! A timeline is written field by field straight into the output buffer: ids, times and
 //! vocabulary words are copied as they are (they never need escaping), any other text goes
-//! through the JSON serializer, and so do the API's nested participants and the enrichment.
+//! through the JSON serializer when it needs escaping, and so do the API's media sessions and
+//! the enrichment.
 //! The bytes are those a serde serializer would write for the same fields, in the same order.
 
 use anyhow::Result;
@@ -12,7 +13,7 @@ use super::Encoder;
 use crate::correlate::{Event, Id};
 use crate::intern::{Interner, Sym};
 use crate::time::Millis;
-use crate::timeline::Timeline;
+use crate::timeline::{Participant, Timeline};
 
 pub struct Lines;
 
@@ -97,8 +98,14 @@ fn timeline(t: &Timeline, out: &mut Vec<u8>) -> Result<()> {
         }
         plain(out, f.name());
     }
-    out.extend_from_slice(b"],\"participants\":");
-    sonic_rs::to_writer(&mut *out, &t.participants)?;
+    out.extend_from_slice(b"],\"participants\":[");
+    for (i, p) in t.participants.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        participant(out, p)?;
+    }
+    out.push(b']');
     if !t.summary {
         out.extend_from_slice(b",\"events\":[");
         for (i, e) in t.events().enumerate() {
@@ -111,6 +118,34 @@ fn timeline(t: &Timeline, out: &mut Vec<u8>) -> Result<()> {
     }
     out.extend_from_slice(b",\"enrichment\":");
     sonic_rs::to_writer(&mut *out, t.enrichment)?;
+    out.push(b'}');
+    Ok(())
+}
+
+fn participant(out: &mut Vec<u8>, p: &Participant) -> Result<()> {
+    out.extend_from_slice(b"{\"participant_id\":");
+    text(out, &p.participant_id, |_| ())?;
+    for (key, value) in [
+        (&b",\"purpose\":"[..], p.purpose),
+        (b",\"name\":", p.name),
+        (b",\"user_id\":", p.user_id.as_deref()),
+        (b",\"queue_id\":", p.queue_id.as_deref()),
+    ] {
+        out.extend_from_slice(key);
+        match value {
+            Some(v) => text(out, v, |_| ())?,
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b",\"media_types\":[");
+    for (i, m) in p.media_types.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        text(out, m, |_| ())?;
+    }
+    out.extend_from_slice(b"],\"sessions\":");
+    sonic_rs::to_writer(&mut *out, p.sessions)?;
     out.push(b'}');
     Ok(())
 }
@@ -220,4 +255,57 @@ fn plain(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::model::Session;
+    use crate::ids::Text;
+
+    #[test]
+    fn a_participant_is_the_json_its_fields_make() {
+        let sessions = [Session {
+            media_type: "voice".into(),
+            ..Session::default()
+        }];
+        let p = Participant {
+            participant_id: Text::uuid(0x2f7b_f00a_0fc2_4d6a_9b56_9223_8191_433e),
+            purpose: Some("agent"),
+            name: Some("Zoë \"Z\" O'Neil\\\n\u{1b}[31m"),
+            user_id: None,
+            queue_id: Some(Text::Borrowed("q-1")),
+            media_types: [Text::Borrowed("voice"), Text::Borrowed("call\tback")]
+                .into_iter()
+                .collect(),
+            sessions: &sessions,
+        };
+        let mut out = Vec::new();
+        participant(&mut out, &p).unwrap();
+        let want = serde_json::json!({
+            "participant_id": "2f7bf00a-0fc2-4d6a-9b56-92238191433e",
+            "purpose": "agent",
+            "name": "Zoë \"Z\" O'Neil\\\n\u{1b}[31m",
+            "user_id": null,
+            "queue_id": "q-1",
+            "media_types": ["voice", "call\tback"],
+            "sessions": serde_json::to_value(&sessions).unwrap(),
+        });
+        let got: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(got, want);
+        // Compact, and the fields in their documented order.
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                r#"{"participant_id":"2f7bf00a-0fc2-4d6a-9b56-92238191433e","purpose":"agent","name":"Zo"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#","user_id":null,"queue_id":"q-1","media_types":["voice","call\tback"],"sessions":[{"#
+            ),
+            "{text}"
+        );
+    }
 }
