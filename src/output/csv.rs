@@ -2,7 +2,7 @@
 //! written even when there are no rows, so downstream tools always see the same columns.
 //! Event rows are written one at a time, straight to the output when a chunk is large.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::io::Write;
 
 use anyhow::Result;
@@ -169,7 +169,7 @@ impl Encoder for Events {
             let data = t.enrichment.data.as_ref();
             let wrapup_name = |code: &str| data.and_then(|d| d.wrapup_name(code)).unwrap_or_default();
             // Who each participant is (purpose, name), as the timeline's participants say.
-            let who: HashMap<&str, (&str, &str)> = t
+            let who: FxHashMap<&str, (&str, &str)> = t
                 .participants
                 .iter()
                 .map(|p| {
