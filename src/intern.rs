@@ -186,6 +186,13 @@ impl<'a> Recent<'a> {
         }
     }
 
+    /// Asks the memory for the slot where `atom` will be looked up, to be read a little later.
+    pub fn prefetch(&self, atom: &Atom) {
+        if let (Atom::Uuid(v), false) = (atom, self.slots.is_empty()) {
+            crate::prefetch(&self.slots[v.get() as usize & (self.slots.len() - 1)]);
+        }
+    }
+
     pub fn sym(&mut self, atom: &Atom) -> Sym {
         let Atom::Uuid(v) = atom else {
             return self.syms.sym(atom);

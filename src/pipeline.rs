@@ -267,6 +267,7 @@ fn parse_all(
         for (pos, msg) in &batch.problems {
             items.push(Item::Invalid(*pos, msg.clone()));
         }
+        let mut pending = None;
         for span in &batch.records {
             let record = batch.record(span);
             match parse_record(record, opts.digest) {
@@ -286,8 +287,25 @@ fn parse_all(
                         item(parsed.map_err(named), span.pos, &mut cx)
                     })),
                 },
+                // An event is turned into symbols one record later: the cache slots of its
+                // ids, asked for now, have arrived by then (the look-up missed otherwise).
+                Ok(Parsed::Event(e)) if opts.filter.keeps(&e) => {
+                    for atom in [Some(&e.conversation), e.queue.as_ref(), e.user.as_ref()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        cx.syms.prefetch(atom);
+                    }
+                    items.push(Item::Filtered);
+                    if let Some((at, e, pos)) = pending.replace((items.len() - 1, e, span.pos)) {
+                        items[at] = Item::Event(Incoming::new(&e, cx.syms, cx.input, pos));
+                    }
+                }
                 parsed => items.push(item(parsed, span.pos, &mut cx)),
             }
+        }
+        if let Some((at, e, pos)) = pending.take() {
+            items[at] = Item::Event(Incoming::new(&e, cx.syms, cx.input, pos));
         }
         // Nothing parsed borrows the batch's bytes.
         spares.give(job.batch);
