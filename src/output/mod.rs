@@ -187,7 +187,13 @@ pub fn write<W: Write + ?Sized>(
         // and no fresh pages to fault in for every chunk.
         let mut buf = spares.lock().expect("not poisoned").pop().unwrap_or_default();
         buf.reserve(4096 + estimate);
-        enc.chunk(i == 0, &mut built.into_iter(), &mut buf)?;
+        // Each timeline's events were fetched while building the chunk, and have left the
+        // cache since: ask for the next one's again while encoding one.
+        let mut next = chunks[i].iter().skip(1);
+        let mut encoding = built
+            .into_iter()
+            .inspect(|_| next.next().map_or((), |g| c.prefetch(g)));
+        enc.chunk(i == 0, &mut encoding, &mut buf)?;
         Ok(Encoded::Held(buf))
     };
     let next = AtomicUsize::new(0);
