@@ -80,6 +80,7 @@ impl Seen {
         // Written with zeros rather than allocated zeroed: fresh zeroed pages are first mapped
         // to the shared zero page by the look-up's read, then copied on the write that
         // follows, two faults a page while the reading thread waits.
+        #[allow(clippy::slow_vector_initialization)]
         let mut slots = Vec::with_capacity(n);
         slots.resize(n, 0);
         let old = std::mem::replace(&mut self.slots, slots);

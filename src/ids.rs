@@ -41,13 +41,13 @@ fn hex8(x: u64) -> Option<u32> {
     let at_least = |v: u64, lo: u64| v + ONES * (0x80 - lo);
     let at_most = |v: u64, hi: u64| !(v + ONES * (0x7f - hi));
     let digit = at_least(x, 0x30) & at_most(x, 0x39);
-    let lower = x | ONES * 0x20;
+    let lower = x | (ONES * 0x20);
     let letter = at_least(lower, 0x61) & at_most(lower, 0x66);
     if x & HIGH != 0 || (digit | letter) & HIGH != HIGH {
         return None;
     }
     // '0'..'9' end in their value; 'a'..'f' and 'A'..'F' in 1..6, and have bit 6 set: add 9.
-    let n = (x & ONES * 0x0f) + ((x >> 6) & ONES) * 9;
+    let n = (x & (ONES * 0x0f)) + ((x >> 6) & ONES) * 9;
     // Pair the nibbles into bytes, the bytes into a word: the first digit is the most
     // significant.
     let pairs = ((n << 4) | (n >> 8)) & 0x00ff_00ff_00ff_00ff;

@@ -173,10 +173,7 @@ impl Encoder for Events {
                 .participants
                 .iter()
                 .map(|p| {
-                    let who = (
-                        p.purpose.as_deref().unwrap_or_default(),
-                        p.name.as_deref().unwrap_or_default(),
-                    );
+                    let who = (p.purpose.unwrap_or_default(), p.name.unwrap_or_default());
                     (&*p.participant_id, who)
                 })
                 .collect();

@@ -217,8 +217,8 @@ fn detail(t: &Timeline, summary: bool, strings: &mut Strings, out: &mut Vec<u8>)
         out.extend_from_slice(if i > 0 { b",[" } else { b"[" });
         let fields = [
             Some(&*p.participant_id),
-            p.purpose.as_deref(),
-            p.name.as_deref(),
+            p.purpose,
+            p.name,
             p.user_id.as_deref(),
             p.queue_id.as_deref(),
         ];
