@@ -296,6 +296,7 @@ fn parse_all(
                     {
                         cx.syms.prefetch(atom);
                     }
+                    // Its place in the batch's order, filled when its turn comes.
                     items.push(Item::Filtered);
                     if let Some((at, e, pos)) = pending.replace((items.len() - 1, e, span.pos)) {
                         items[at] = Item::Event(Incoming::new(&e, cx.syms, cx.input, pos));

@@ -189,10 +189,12 @@ pub fn write<W: Write + ?Sized>(
         buf.reserve(4096 + estimate);
         // Each timeline's events were fetched while building the chunk, and have left the
         // cache since: ask for the next one's again while encoding one.
-        let mut next = chunks[i].iter().skip(1);
-        let mut encoding = built
-            .into_iter()
-            .inspect(|_| next.next().map_or((), |g| c.prefetch(g)));
+        let mut ahead = chunks[i].iter().skip(1);
+        let mut encoding = built.into_iter().inspect(|_| {
+            if let Some(g) = ahead.next() {
+                c.prefetch(g);
+            }
+        });
         enc.chunk(i == 0, &mut encoding, &mut buf)?;
         Ok(Encoded::Held(buf))
     };
