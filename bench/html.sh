@@ -19,7 +19,9 @@ if [[ ! -d tests/ux/browser/node_modules/playwright-core ]]; then
     exit 1
 fi
 cargo build --release --bin gcorr --example gendump
-target=${CARGO_TARGET_DIR:-target}
+# Absolute: the reports are written from inside DIR.
+target=$(realpath "${CARGO_TARGET_DIR:-target}")
+[[ -z $OLD ]] || OLD=$(realpath "$OLD")
 mkdir -p "$DIR"
 data="$DIR/events-$EVENTS.ndjson"
 [[ -s $data ]] || "$target/release/examples/gendump" --events "$EVENTS" --seed 1 >"$data"
