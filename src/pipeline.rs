@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Result, bail};
 
 use crate::correlate::{Added, Filter, Incoming, Store};
-use crate::event::{Parsed, parse_record};
+use crate::event::{Parsed, ParsedEvent, parse_record};
 use crate::input::framing::{Batch, Framer, Pos, Spares};
 use crate::input::wrap;
 use crate::input::{self, Source};
@@ -228,16 +228,40 @@ struct Ctx<'a, 'b> {
     syms: &'b mut Recent<'a>,
     opts: &'a ReadOptions,
     input: u32,
+    /// The last event read and its place in the batch's items. An event is turned into
+    /// symbols one record later: the cache slots of its ids, asked for when it was read, have
+    /// arrived by then (the look-up missed otherwise).
+    pending: Option<(usize, ParsedEvent, Pos)>,
 }
 
-fn item(parsed: Result<Parsed, String>, pos: Pos, cx: &mut Ctx) -> Item {
-    match parsed {
-        Ok(Parsed::Event(e)) if cx.opts.filter.keeps(&e) => {
-            Item::Event(Incoming::new(&e, cx.syms, cx.input, pos))
+impl Ctx<'_, '_> {
+    /// Adds what one record turned out to be.
+    fn add(&mut self, items: &mut Vec<Item>, parsed: Result<Parsed, String>, pos: Pos) {
+        let item = match parsed {
+            Ok(Parsed::Event(e)) if self.opts.filter.keeps(&e) => {
+                for atom in [Some(&e.conversation), e.queue.as_ref(), e.user.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.syms.prefetch(atom);
+                }
+                self.finish(items);
+                self.pending = Some((items.len(), e, pos));
+                // Its place, filled by `finish`.
+                Item::Filtered
+            }
+            Ok(Parsed::Event(_)) => Item::Filtered,
+            Ok(Parsed::NotConversation) => Item::NotConversation,
+            Err(msg) => Item::Invalid(pos, msg),
+        };
+        items.push(item);
+    }
+
+    /// Turns the pending event into symbols, in its place.
+    fn finish(&mut self, items: &mut [Item]) {
+        if let Some((at, e, pos)) = self.pending.take() {
+            items[at] = Item::Event(Incoming::new(&e, self.syms, self.input, pos));
         }
-        Ok(Parsed::Event(_)) => Item::Filtered,
-        Ok(Parsed::NotConversation) => Item::NotConversation,
-        Err(msg) => Item::Invalid(pos, msg),
     }
 }
 
@@ -262,12 +286,12 @@ fn parse_all(
             syms: &mut recent,
             opts,
             input: job.input,
+            pending: None,
         };
         let mut items = Vec::with_capacity(batch.records.len() + batch.problems.len());
         for (pos, msg) in &batch.problems {
             items.push(Item::Invalid(*pos, msg.clone()));
         }
-        let mut pending = None;
         for span in &batch.records {
             let record = batch.record(span);
             match parse_record(record, opts.digest) {
@@ -275,39 +299,24 @@ fn parse_all(
                 Err(msg) => match wrap::unwrap(record) {
                     None => items.push(Item::Invalid(span.pos, msg)),
                     Some(inner) if inner.is_empty() => items.push(Item::NotConversation),
-                    Some(inner) => items.extend(inner.into_iter().map(|i| {
-                        let parsed = parse_record(&i.bytes, opts.digest);
-                        let named = |msg| {
-                            if i.at.is_empty() {
-                                msg
-                            } else {
-                                format!("{}: {msg}", i.at)
-                            }
-                        };
-                        item(parsed.map_err(named), span.pos, &mut cx)
-                    })),
+                    Some(inner) => {
+                        for i in inner {
+                            let parsed = parse_record(&i.bytes, opts.digest);
+                            let named = |msg| {
+                                if i.at.is_empty() {
+                                    msg
+                                } else {
+                                    format!("{}: {msg}", i.at)
+                                }
+                            };
+                            cx.add(&mut items, parsed.map_err(named), span.pos);
+                        }
+                    }
                 },
-                // An event is turned into symbols one record later: the cache slots of its
-                // ids, asked for now, have arrived by then (the look-up missed otherwise).
-                Ok(Parsed::Event(e)) if opts.filter.keeps(&e) => {
-                    for atom in [Some(&e.conversation), e.queue.as_ref(), e.user.as_ref()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        cx.syms.prefetch(atom);
-                    }
-                    // Its place in the batch's order, filled when its turn comes.
-                    items.push(Item::Filtered);
-                    if let Some((at, e, pos)) = pending.replace((items.len() - 1, e, span.pos)) {
-                        items[at] = Item::Event(Incoming::new(&e, cx.syms, cx.input, pos));
-                    }
-                }
-                parsed => items.push(item(parsed, span.pos, &mut cx)),
+                parsed => cx.add(&mut items, parsed, span.pos),
             }
         }
-        if let Some((at, e, pos)) = pending.take() {
-            items[at] = Item::Event(Incoming::new(&e, cx.syms, cx.input, pos));
-        }
+        cx.finish(&mut items);
         // Nothing parsed borrows the batch's bytes.
         spares.give(job.batch);
         if tx

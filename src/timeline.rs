@@ -4,10 +4,10 @@
 //! the participants seen in the events, merges in what the API said about the conversation,
 //! and serialises straight to the output format without materialising copies of the events.
 
-use crate::api::Outcome;
-use crate::api::model::Session;
 use smallvec::SmallVec;
 
+use crate::api::Outcome;
+use crate::api::model::Session;
 use crate::correlate::{Correlation, Event, Group, Id};
 use crate::ids::Text;
 use crate::input::framing::Pos;

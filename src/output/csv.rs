@@ -2,10 +2,10 @@
 //! written even when there are no rows, so downstream tools always see the same columns.
 //! Event rows are written one at a time, straight to the output when a chunk is large.
 
-use rustc_hash::FxHashMap;
 use std::io::Write;
 
 use anyhow::Result;
+use rustc_hash::FxHashMap;
 
 use super::Encoder;
 

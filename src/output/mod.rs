@@ -189,12 +189,7 @@ pub fn write<W: Write + ?Sized>(
         buf.reserve(4096 + estimate);
         // Each timeline's events were fetched while building the chunk, and have left the
         // cache since: ask for the next one's again while encoding one.
-        let mut ahead = chunks[i].iter().skip(1);
-        let mut encoding = built.into_iter().inspect(|_| {
-            if let Some(g) = ahead.next() {
-                c.prefetch(g);
-            }
-        });
+        let mut encoding = built.into_iter().zip(c.prefetching(chunks[i])).map(|(t, _)| t);
         enc.chunk(i == 0, &mut encoding, &mut buf)?;
         Ok(Encoded::Held(buf))
     };
