@@ -23,7 +23,7 @@ use crate::correlate::{Added, Filter, Incoming, Store};
 use crate::event::{Parsed, ParsedEvent, parse_record};
 use crate::input::framing::{Batch, Framer, Pos, Spares};
 use crate::input::wrap;
-use crate::input::{self, Source};
+use crate::input::{self, Source, Stream};
 use crate::intern::{Interning, Recent};
 use crate::report::{Counts, Diagnostics};
 use crate::window::{Closing, Window};
@@ -208,8 +208,11 @@ fn frame_inputs(
             window.enter(input, job.seq) && tx.send(job).is_ok()
         };
         let framed = match input::open(src, bytes.clone()) {
-            Ok(reader) => {
-                let mut framer = Framer::with_spares(reader, spares.clone());
+            Ok(stream) => {
+                let mut framer = match stream {
+                    Stream::Read(reader) => Framer::with_spares(reader, spares.clone()),
+                    Stream::Mapped(mapped) => Framer::mapped(mapped, spares.clone()),
+                };
                 std::iter::from_fn(|| framer.next_batch()).all(|batch| send(batch, false))
             }
             Err(e) => send(Batch::problem(Pos::Offset(0), format!("{e:#}")), false),

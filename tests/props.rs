@@ -669,7 +669,7 @@ proptest! {
         let mut last: Option<Pos> = None;
         while let Some(batch) = framer.next_batch() {
             for span in &batch.records {
-                prop_assert!(span.start <= span.end && span.end <= batch.data.len());
+                prop_assert!(span.start <= span.end && span.end <= batch.bytes().len());
                 if let Some(prev) = last {
                     prop_assert!(prev < span.pos, "{:?} then {:?}", prev, span.pos);
                 }

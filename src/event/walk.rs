@@ -18,11 +18,37 @@ use std::borrow::Cow;
 use super::{Body, Detail, Record, Str, When};
 use crate::scan::{INDEXED, next_quote, quote_bits, string_stop};
 
-struct Walk<'a, 'q> {
+struct Walk<'a, S> {
     b: &'a [u8],
     i: usize,
-    /// The quotes of a plain record ([`quote_bits`]): each string ends at the next one.
-    quotes: Option<&'q [u64]>,
+    /// How a string's end is found.
+    stops: S,
+}
+
+/// Where a string's plain text stops (see [`string_stop`]). The walk is compiled once for
+/// each way, so the common one is a bit look-up inlined where strings are read.
+trait Stops {
+    fn stop(&self, b: &[u8], from: usize) -> Option<usize>;
+}
+
+/// The quotes of a plain record ([`quote_bits`]): each string ends at the next one.
+struct Indexed<'q>(&'q [u64]);
+
+impl Stops for Indexed<'_> {
+    #[inline(always)]
+    fn stop(&self, _: &[u8], from: usize) -> Option<usize> {
+        next_quote(self.0, from)
+    }
+}
+
+/// Any other record: each string is scanned for its end.
+struct Scanned;
+
+impl Stops for Scanned {
+    #[inline]
+    fn stop(&self, b: &[u8], from: usize) -> Option<usize> {
+        string_stop(b, from)
+    }
 }
 
 /// Reads a record into `rec` (empty), or `None` when the full deserializer must decide.
@@ -37,12 +63,32 @@ pub(super) fn record<'a, 'r>(
     if !plain && !bytes.is_ascii() {
         simdutf8::basic::from_utf8(bytes).ok()?;
     }
-    let quotes = plain.then(|| &bits[..bytes.len().div_ceil(64)]);
-    let mut w = Walk {
-        b: bytes,
-        i: 0,
-        quotes,
-    };
+    if plain {
+        let stops = Indexed(&bits[..bytes.len().div_ceil(64)]);
+        walk(
+            Walk {
+                b: bytes,
+                i: 0,
+                stops,
+            },
+            rec,
+        )
+    } else {
+        walk(
+            Walk {
+                b: bytes,
+                i: 0,
+                stops: Scanned,
+            },
+            rec,
+        )
+    }
+}
+
+fn walk<'a, 'r, S: Stops>(
+    mut w: Walk<'a, S>,
+    rec: &'r mut Record<'a, Detail<'a>>,
+) -> Option<&'r mut Record<'a, Detail<'a>>> {
     let mut seen = 0u32;
     w.object(|w, key| {
         let bit = match key {
@@ -62,10 +108,10 @@ pub(super) fn record<'a, 'r>(
         (seen & bit == 0).then(|| seen |= bit)
     })?;
     w.ws();
-    (w.i == bytes.len()).then_some(rec)
+    (w.i == w.b.len()).then_some(rec)
 }
 
-impl<'a> Walk<'a, '_> {
+impl<'a, S: Stops> Walk<'a, S> {
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
@@ -110,10 +156,7 @@ impl<'a> Walk<'a, '_> {
 
     /// Where the string text from `from` stops: see [`string_stop`].
     fn string_stop(&self, from: usize) -> Option<usize> {
-        match self.quotes {
-            Some(quotes) => next_quote(quotes, from),
-            None => string_stop(self.b, from),
-        }
+        self.stops.stop(self.b, from)
     }
 
     fn string(&mut self) -> Option<Str<'a>> {

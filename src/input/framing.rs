@@ -17,14 +17,18 @@
 //! its bytes.
 //!
 //! Input is consumed in chunks of about [`CHUNK`] bytes; a [`Batch`] owns its chunk and the
-//! records are spans into it, so nothing is copied except a record straddling two chunks.
+//! records are spans into it, so nothing is copied except a record straddling two chunks (and
+//! not even that from a mapped file, whose batches are ranges of the mapping).
 //! A record longer than [`MAX_RECORD`] is reported and skipped without being held in memory.
 
 use std::io::{self, Read};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use memchr::memchr;
 
+use super::Mapped;
+use super::map::Map;
 use super::wrap::after_timestamp;
 
 /// Largest record accepted, in bytes.
@@ -52,13 +56,37 @@ pub struct Span {
 /// Consecutive records of one input.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub data: Vec<u8>,
+    data: Data,
     pub records: Vec<Span>,
     /// Input that could not be framed into a record (oversized, not JSON, unreadable): each one
     /// counts as one invalid record.
     pub problems: Vec<(Pos, String)>,
-    /// How much of `data`'s allocation the framer initialized (see [`Buf::init`]).
-    init: usize,
+}
+
+/// A batch's bytes: a buffer, or a range of a mapped file.
+#[derive(Debug)]
+enum Data {
+    Owned(Buf),
+    Mapped(MappedRange),
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data::Owned(Buf::default())
+    }
+}
+
+/// Bytes of a mapped file, whose pages are released from memory when they are dropped.
+#[derive(Debug)]
+struct MappedRange {
+    map: Arc<Map>,
+    range: Range<usize>,
+}
+
+impl Drop for MappedRange {
+    fn drop(&mut self) {
+        self.map.release(self.range.clone());
+    }
 }
 
 impl Batch {
@@ -70,8 +98,16 @@ impl Batch {
         }
     }
 
+    /// The bytes the spans index.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.data {
+            Data::Owned(buf) => &buf.data,
+            Data::Mapped(m) => &m.map.bytes()[m.range.clone()],
+        }
+    }
+
     pub fn record(&self, span: &Span) -> &[u8] {
-        &self.data[span.start..span.end]
+        &self.bytes()[span.start..span.end]
     }
 }
 
@@ -85,9 +121,12 @@ impl Spares {
     /// Buffers kept at most: more than the batches a pipeline has in flight.
     const KEEP: usize = 32;
 
-    /// Hands a batch's buffer back; one grown for an oversized record is freed instead.
+    /// Hands a batch's buffer back; one grown for an oversized record is freed instead (and
+    /// a mapped batch's pages are released).
     pub fn give(&self, batch: Batch) {
-        let Batch { mut data, init, .. } = batch;
+        let Data::Owned(Buf { mut data, init }) = batch.data else {
+            return;
+        };
         if data.capacity() > 2 * CHUNK + SLACK {
             return;
         }
@@ -293,26 +332,112 @@ impl Scan {
     }
 }
 
+/// An input and its bytes not framed yet ("held").
+enum Held<R> {
+    /// Read into a buffer of the framer's own.
+    Read { reader: R, buf: Buf },
+    /// Mapped whole: the bytes held are `map[at..end]`; those past `end` are not read yet.
+    Mapped { input: Mapped, at: usize, end: usize },
+}
+
+impl<R: Read> Held<R> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Held::Read { buf, .. } => &buf.data,
+            Held::Mapped { input, at, end } => &input.map.bytes()[*at..*end],
+        }
+    }
+
+    /// Drops the first `n` bytes held (a byte-order mark).
+    fn skip(&mut self, n: usize) {
+        match self {
+            Held::Read { buf, .. } => drop(buf.data.drain(..n)),
+            Held::Mapped { at, .. } => *at += n,
+        }
+    }
+
+    /// Reads `want` more bytes, or up to the end of the input (`Ok(true)`). Memory is zeroed
+    /// once per buffer, not per read (buffers come back from the parsers to be filled again).
+    /// What was read before an error is kept.
+    fn fill(&mut self, want: usize) -> io::Result<bool> {
+        let (reader, buf) = match self {
+            Held::Read { reader, buf } => (reader, buf),
+            Held::Mapped { input, end, .. } => {
+                let map = &input.map;
+                let len = map.bytes().len();
+                if let Some(now) = map.shrunk() {
+                    return Err(io::Error::other(format!(
+                        "the file shrank to {now} bytes while it was read ({len} when it was opened)"
+                    )));
+                }
+                let next = len.min(*end + want);
+                map.populate(*end..next);
+                let more = input.take(next - *end);
+                *end = next;
+                return Ok(next == len || !more);
+            }
+        };
+        let len = buf.data.len();
+        let room = buf.spare(want);
+        let mut got = 0;
+        let result = loop {
+            match reader.read(&mut room[got..]) {
+                Ok(0) => break Ok(true),
+                Ok(n) => {
+                    got += n;
+                    if got == room.len() {
+                        break Ok(false);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        buf.data.truncate(len + got);
+        result
+    }
+
+    /// Hands the first `n` bytes held over, as a batch's, keeping the rest.
+    fn hand_over(&mut self, n: usize, spares: &Spares) -> Data {
+        match self {
+            Held::Read { buf, .. } => {
+                let mut next = spares.take();
+                next.spare(buf.data.len() - n).copy_from_slice(&buf.data[n..]);
+                buf.data.truncate(n);
+                Data::Owned(std::mem::replace(buf, next))
+            }
+            Held::Mapped { input, at, .. } => {
+                let range = *at..*at + n;
+                *at += n;
+                Data::Mapped(MappedRange {
+                    map: input.map.clone(),
+                    range,
+                })
+            }
+        }
+    }
+}
+
 /// Splits one input into batches of records.
 pub struct Framer<R> {
-    reader: R,
-    /// Unconsumed bytes; `buf.data[0]` is at stream offset `base`.
-    buf: Buf,
+    held: Held<R>,
+    /// The first byte held is at stream offset `base`.
     base: u64,
-    /// Line number of `buf.data[0]` (lines mode).
+    /// Line number of the first byte held (lines mode).
     line: u64,
     mode: Option<Mode>,
     eof: bool,
     /// Inside a top-level array (values mode).
     in_array: bool,
-    /// Scanner state of the record starting at `buf.data[0]`, valid up to `scanned`.
+    /// Scanner state of the record starting at the first byte held, valid up to `scanned`.
     scan: Scan,
     scanned: usize,
     /// Discarding the rest of an oversized record.
     skipping: bool,
     /// Inside a run of bytes that cannot start a record (values mode).
     junk: Option<Junk>,
-    /// Bytes wanted beyond `buf` on the next read (grows while one record spans many chunks).
+    /// Bytes wanted beyond those held on the next read (grows while one record spans many
+    /// chunks).
     want: usize,
     spares: Spares,
 }
@@ -324,9 +449,22 @@ impl<R: Read> Framer<R> {
 
     /// A framer that fills the buffers handed back to `spares`.
     pub fn with_spares(reader: R, spares: Spares) -> Self {
-        Framer {
+        let held = Held::Read {
             reader,
             buf: spares.take(),
+        };
+        Self::holding(held, spares)
+    }
+
+    /// A framer of a mapped file: its batches are ranges of the mapping.
+    pub fn mapped(input: Mapped, spares: Spares) -> Self {
+        let held = Held::Mapped { input, at: 0, end: 0 };
+        Self::holding(held, spares)
+    }
+
+    fn holding(held: Held<R>, spares: Spares) -> Self {
+        Framer {
+            held,
             base: 0,
             line: 1,
             mode: None,
@@ -348,70 +486,41 @@ impl<R: Read> Framer<R> {
         let mut batch = Batch::default();
         loop {
             if !self.eof {
-                if let Err(e) = self.fill() {
-                    let at = self.base + self.buf.data.len() as u64;
-                    batch.problems.push((Pos::Offset(at), read_error(&e)));
-                    self.eof = true;
+                match self.held.fill(self.want) {
+                    Ok(eof) => self.eof = eof,
+                    Err(e) => {
+                        let at = self.base + self.held.bytes().len() as u64;
+                        batch.problems.push((Pos::Offset(at), read_error(&e)));
+                        self.eof = true;
+                    }
                 }
             }
-            if self.base == 0 && self.mode.is_none() && self.buf.data.starts_with(BOM) {
-                self.buf.data.drain(..3);
+            if self.base == 0 && self.mode.is_none() && self.held.bytes().starts_with(BOM) {
+                self.held.skip(BOM.len());
                 self.base = 3;
             }
             let consumed = self.frame(&mut batch);
             self.want = if consumed == 0 {
                 // The current record spans more than what is buffered: read twice as much as
                 // last time, but only up to just past the longest record (which is then skipped).
-                let room = (MAX_RECORD + CHUNK).saturating_sub(self.buf.data.len());
+                let room = (MAX_RECORD + CHUNK).saturating_sub(self.held.bytes().len());
                 (self.want * 2).min(room).max(CHUNK)
             } else {
                 CHUNK
             };
             // Hand over everything framed; keep the unconsumed tail for next time.
-            let mut next = self.spares.take();
-            let tail = self.buf.data.len() - consumed;
-            next.spare(tail).copy_from_slice(&self.buf.data[consumed..]);
-            self.buf.data.truncate(consumed);
-            let framed = std::mem::replace(&mut self.buf, next);
-            (batch.data, batch.init) = (framed.data, framed.init);
+            batch.data = self.held.hand_over(consumed, &self.spares);
             if !batch.records.is_empty() || !batch.problems.is_empty() {
                 return Some(batch);
             }
             // At the end of input frame() consumes everything, so this loop ends.
-            if self.eof && self.buf.data.is_empty() {
+            if self.eof && self.held.bytes().is_empty() {
                 return None;
             }
         }
     }
 
-    /// Reads `want` more bytes, or up to the end of the input. Memory is zeroed once per
-    /// buffer, not per read (buffers come back from the parsers to be filled again). What was
-    /// read before an error is kept.
-    fn fill(&mut self) -> io::Result<()> {
-        let len = self.buf.data.len();
-        let room = self.buf.spare(self.want);
-        let mut got = 0;
-        let result = loop {
-            match self.reader.read(&mut room[got..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break Ok(());
-                }
-                Ok(n) => {
-                    got += n;
-                    if got == room.len() {
-                        break Ok(());
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        self.buf.data.truncate(len + got);
-        result
-    }
-
-    /// Frames records out of `buf`, returning how many bytes were consumed.
+    /// Frames records out of the bytes held, returning how many were consumed.
     fn frame(&mut self, batch: &mut Batch) -> usize {
         if self.mode.is_none() {
             match self.detect() {
@@ -431,7 +540,7 @@ impl<R: Read> Framer<R> {
     /// does not decide for the whole file; values otherwise.
     fn detect(&mut self) -> Option<Mode> {
         const SAMPLE: usize = 64;
-        let buf = &self.buf.data;
+        let buf = self.held.bytes();
         let (mut one, mut other, mut pos) = (0u32, 0u32, 0);
         for _ in 0..SAMPLE {
             let Some(nl) = memchr(b'\n', &buf[pos..]) else {
@@ -465,7 +574,7 @@ impl<R: Read> Framer<R> {
     }
 
     fn frame_lines(&mut self, batch: &mut Batch) -> usize {
-        let buf = &self.buf.data;
+        let buf = self.held.bytes();
         let mut i = 0;
         let mut line = self.line;
         loop {
@@ -509,7 +618,7 @@ impl<R: Read> Framer<R> {
 
     fn frame_values(&mut self, batch: &mut Batch) -> usize {
         let mut i = 0;
-        let len = self.buf.data.len();
+        let len = self.held.bytes().len();
         loop {
             if self.scanned == 0 && !self.skipping {
                 // Between records.
@@ -518,7 +627,7 @@ impl<R: Read> Framer<R> {
                         i = self.skip_junk(i, batch);
                         continue;
                     }
-                    match self.buf.data[i] {
+                    match self.held.bytes()[i] {
                         b' ' | b'\t' | b'\r' | b'\n' => i += 1,
                         b',' if self.in_array => i += 1,
                         b'[' if !self.in_array => {
@@ -530,19 +639,19 @@ impl<R: Read> Framer<R> {
                             i += 1;
                         }
                         b'{' | b'[' => break,
-                        0xEF if self.buf.data[i..].starts_with(BOM) => i += BOM.len(),
+                        0xEF if self.held.bytes()[i..].starts_with(BOM) => i += BOM.len(),
                         // Maybe a mark cut by the end of the buffer: wait for the rest.
-                        0xEF if !self.eof && BOM.starts_with(&self.buf.data[i..]) => break,
+                        0xEF if !self.eof && BOM.starts_with(&self.held.bytes()[i..]) => break,
                         _ => i = self.skip_junk(i, batch),
                     }
                 }
-                if i == len || self.buf.data[i] == 0xEF {
+                if i == len || self.held.bytes()[i] == 0xEF {
                     break;
                 }
                 self.scan = Scan::default();
             }
             let from = i + self.scanned;
-            let step = self.scan.run(&self.buf.data, from);
+            let step = self.scan.run(self.held.bytes(), from);
             match step {
                 Step::Complete(end) | Step::Broken(end) => {
                     let broken = matches!(step, Step::Broken(_));
@@ -609,8 +718,9 @@ impl<R: Read> Framer<R> {
     /// one: however long, it is reported once, when it ends.
     fn skip_junk(&mut self, from: usize, batch: &mut Batch) -> usize {
         let at = self.base + from as u64;
-        let next = memchr(b'{', &self.buf.data[from..]).map(|k| from + k);
-        let end = next.unwrap_or(self.buf.data.len());
+        let bytes = self.held.bytes();
+        let next = memchr(b'{', &bytes[from..]).map(|k| from + k);
+        let end = next.unwrap_or(bytes.len());
         self.junk.get_or_insert(Junk { at, len: 0 }).len += (end - from) as u64;
         if next.is_some() {
             self.end_junk(batch);
@@ -686,7 +796,22 @@ mod tests {
         }
         // Buffers go back to be filled again, as in the pipeline.
         let spares = Spares::default();
-        let mut f = Framer::with_spares(Slow(input, step), spares.clone());
+        collect(Framer::with_spares(Slow(input, step), spares.clone()), &spares)
+    }
+
+    /// Frames `input` from a mapped file.
+    fn frame_mapped(input: &[u8]) -> Framed {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input");
+        std::fs::write(&path, input).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let map = Map::new(file, input.len() as u64).expect("mapped");
+        let mapped = Mapped::new(map, Arc::default());
+        let spares = Spares::default();
+        collect(Framer::<&[u8]>::mapped(mapped, spares.clone()), &spares)
+    }
+
+    fn collect<R: Read>(mut f: Framer<R>, spares: &Spares) -> Framed {
         let (mut recs, mut probs) = (vec![], vec![]);
         while let Some(mut b) = f.next_batch() {
             for s in &b.records {
@@ -699,6 +824,38 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_file_that_shrinks_while_read_is_reported_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.ndjson");
+        let line = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(1000));
+        std::fs::write(&path, line.repeat(4 * CHUNK / line.len())).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        let map = Map::new(std::fs::File::open(&path).unwrap(), len).unwrap();
+        let mut f = Framer::<&[u8]>::mapped(Mapped::new(map, Arc::default()), Spares::default());
+        let first = f.next_batch().unwrap();
+        assert!(first.problems.is_empty() && !first.records.is_empty());
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        let mut problems = vec![];
+        while let Some(mut b) = f.next_batch() {
+            for s in &b.records {
+                // Past the cut, bytes read as zeros: never a crash.
+                let _ = b.record(s);
+            }
+            problems.append(&mut b.problems);
+        }
+        let shrank = format!("cannot read further: the file shrank to {} bytes", len / 2);
+        assert!(
+            problems.iter().any(|(_, m)| m.starts_with(&shrank)),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn concatenated_values_are_framed_as_they_come() {
         // No newline anywhere (a Firehose object): framed chunk by chunk, not held whole.
         let input: String = (0..10_000)
@@ -707,7 +864,11 @@ mod tests {
         let mut f = Framer::new(input.as_bytes());
         let (mut batches, mut records) = (0, 0);
         while let Some(b) = f.next_batch() {
-            assert!(b.data.len() <= CHUNK + SLACK, "a batch of {} bytes", b.data.len());
+            assert!(
+                b.bytes().len() <= CHUNK + SLACK,
+                "a batch of {} bytes",
+                b.bytes().len()
+            );
             assert!(b.problems.is_empty());
             assert!(matches!(b.records.first().map(|s| s.pos), Some(Pos::Offset(_))));
             batches += 1;
@@ -730,8 +891,11 @@ mod tests {
                 input.push_str(sep);
                 want.push(rec);
             }
-            for step in [usize::MAX, 4093] {
-                let (recs, probs) = frame_with(input.as_bytes(), step);
+            for step in [usize::MAX, 4093, 0] {
+                let (recs, probs) = match step {
+                    0 => frame_mapped(input.as_bytes()),
+                    _ => frame_with(input.as_bytes(), step),
+                };
                 assert!(probs.is_empty(), "{probs:?}");
                 let got: Vec<&String> = recs.iter().map(|(_, r)| r).collect();
                 assert_eq!(got.len(), want.len(), "separator {sep:?}, step {step}");
@@ -744,6 +908,9 @@ mod tests {
         let whole = frame_with(input, usize::MAX);
         for step in [1, 2, 3, 7] {
             assert_eq!(frame_with(input, step), whole, "read {step} bytes at a time");
+        }
+        if !input.is_empty() {
+            assert_eq!(frame_mapped(input), whole, "mapped");
         }
         whole
     }

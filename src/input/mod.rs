@@ -10,6 +10,7 @@
 //! Every input is opened exactly once: a pipe's writer is met only once.
 
 pub mod framing;
+pub mod map;
 pub mod prune;
 pub mod s3;
 pub mod text;
@@ -303,27 +304,81 @@ pub fn open_all(sources: &mut [Source]) -> Result<()> {
     Ok(())
 }
 
+/// An opened input: a stream to read, or a regular file mapped in place (see [`map`]).
+pub enum Stream {
+    Read(Box<dyn Read + Send>),
+    Mapped(Mapped),
+}
+
+/// A regular file mapped whole, and the count of raw bytes read that it adds to.
+pub struct Mapped {
+    pub map: Arc<map::Map>,
+    read: Arc<AtomicU64>,
+}
+
+impl Mapped {
+    /// A mapped file whose bytes, as they are taken, are counted in `read`.
+    pub fn new(map: map::Map, read: Arc<AtomicU64>) -> Mapped {
+        Mapped {
+            map: Arc::new(map),
+            read,
+        }
+    }
+
+    /// Counts `n` more bytes taken; `false` when a signal ends the input here (see [`Counting`]).
+    pub fn take(&self, n: usize) -> bool {
+        taken(&self.read, n as u64)
+    }
+}
+
 /// Opens a stream (from the handle [`open_all`] kept, if any), transparently decompressing
-/// gzip and decoding UTF-16. `read` counts the raw bytes taken from the file or stdin.
-pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
+/// gzip and decoding UTF-16; a regular file of plain UTF-8 text is mapped instead. `read`
+/// counts the raw bytes taken from the file or stdin.
+pub fn open(src: &Source, read: Arc<AtomicU64>) -> Result<Stream> {
     let raw: Box<dyn Read + Send> = match (&src.file, &src.path, &src.remote) {
         (_, _, Some(object)) => object.open(),
         (Some(f), _, _) => Box::new(Shared(f.clone())),
         (None, None, None) => Box::new(io::stdin()),
-        (None, Some(p), None) => open_file(p).context("cannot open")?,
+        (None, Some(p), None) => match open_file(p).context("cannot open")? {
+            Opened::Read(r) => r,
+            Opened::Mapped(map) => return Ok(Stream::Mapped(Mapped::new(map, read))),
+        },
     };
-    decode(Box::new(Counting { inner: raw, read }))
+    decode(Box::new(Counting { inner: raw, read })).map(Stream::Read)
 }
 
-/// Opens a regular file. One that a writer holds an exclusive lock on (the segment
-/// `gcorr receive` is appending to) is read up to its last complete line, as it was when
-/// opened: the line being written is not an event yet, and not an invalid record either.
-fn open_file(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+enum Opened {
+    Read(Box<dyn Read + Send>),
+    Mapped(map::Map),
+}
+
+/// Opens a regular file: mapped when it holds plain UTF-8 text (not gzip, not UTF-16), read
+/// otherwise. One that a writer holds an exclusive lock on (the segment `gcorr receive` is
+/// appending to) is read up to its last complete line, as it was when opened: the line being
+/// written is not an event yet, and not an invalid record either. A mapped file is read as
+/// long as it was when opened.
+fn open_file(path: &Path) -> io::Result<Opened> {
+    use std::os::unix::fs::FileExt;
     let file = File::open(path)?;
-    Ok(match complete_lines(&file)? {
+    let locked = complete_lines(&file)?;
+    let len = match locked {
+        Some(len) => len,
+        None => file.metadata()?.len(),
+    };
+    let mut head = [0u8; 64];
+    let got = file.read_at(&mut head, 0)?;
+    let head = &head[..got.min(len as usize)];
+    let plain = !head.starts_with(&[0x1f, 0x8b]) && text::sniff(head) == text::Encoding::Utf8;
+    // A file too short to tell (or empty) is read: it costs nothing either way.
+    if plain && head.len() == 64 {
+        if let Some(map) = file.try_clone().ok().and_then(|f| map::Map::new(f, len)) {
+            return Ok(Opened::Mapped(map));
+        }
+    }
+    Ok(Opened::Read(match locked {
         Some(len) => Box::new(file.take(len)),
         None => Box::new(file),
-    })
+    }))
 }
 
 /// The length up to the last newline of a file a writer holds locked; `None` when no one does.
@@ -414,13 +469,19 @@ struct Counting<R> {
 }
 
 impl<R: Read> Read for Counting<R> {
-    /// A signal ends the input here, as if it ended: what was read so far is kept.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if crate::signal::pending().is_some() {
             return Ok(0);
         }
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        taken(&self.read, n as u64);
         Ok(n)
     }
+}
+
+/// Counts `n` raw bytes taken from an input; `false` when a signal ends the input here, as if
+/// it ended: what was read so far is kept.
+fn taken(read: &AtomicU64, n: u64) -> bool {
+    read.fetch_add(n, Ordering::Relaxed);
+    crate::signal::pending().is_none()
 }
