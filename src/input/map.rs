@@ -82,8 +82,6 @@ impl Map {
             LIVE[slot].end.store(0, Ordering::Release);
             return None;
         }
-        // SAFETY: advice on the mapping just made.
-        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
         let s = &LIVE[slot];
         s.cut.store(false, Ordering::Relaxed);
         s.end.store(ptr as usize + len, Ordering::Release);
