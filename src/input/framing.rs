@@ -365,10 +365,8 @@ impl<R: Read> Held<R> {
             Held::Mapped { input, end, .. } => {
                 let map = &input.map;
                 let len = map.bytes().len();
-                if let Some(now) = map.shrunk() {
-                    return Err(io::Error::other(format!(
-                        "the file shrank to {now} bytes while it was read ({len} when it was opened)"
-                    )));
+                if let Some(damage) = map.damage() {
+                    return Err(io::Error::other(damage));
                 }
                 let next = len.min(*end + want);
                 map.populate(*end..next);

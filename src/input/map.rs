@@ -121,14 +121,20 @@ impl Map {
         }
     }
 
-    /// How the file changed while mapped: `Some(size now)` when it shrank below the mapping
-    /// or a page of it faulted.
-    pub fn shrunk(&self) -> Option<u64> {
+    /// What went wrong with the file while it was mapped, if anything: it shrank below the
+    /// mapping, or a page of it could not be read (and reads as zeros).
+    pub fn damage(&self) -> Option<String> {
         let now = self.file.metadata().map(|m| m.len()).ok();
-        let cut = LIVE[self.slot].cut.load(Ordering::Relaxed);
         match now {
-            Some(n) if n < self.len as u64 => Some(n),
-            _ if cut => Some(now.unwrap_or(0).min(self.len as u64)),
+            Some(n) if n < self.len as u64 => Some(format!(
+                "the file shrank to {n} bytes while it was read ({} when it was opened)",
+                self.len
+            )),
+            _ if LIVE[self.slot].cut.load(Ordering::Relaxed) => Some(
+                "part of the file could not be read (cut and grown again, or a device error): \
+                 read as zeros"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -255,7 +261,7 @@ mod tests {
         f.write_all(&vec![b'x'; page * 3]).unwrap();
         drop(f);
         let map = Map::new(File::open(&path).unwrap(), (page * 3) as u64).unwrap();
-        assert_eq!(map.shrunk(), None);
+        assert_eq!(map.damage(), None);
         assert!(map.bytes().iter().all(|&b| b == b'x'));
         map.release(0..page * 3);
         File::options()
@@ -270,7 +276,23 @@ mod tests {
             bytes[page..].iter().all(|&b| b == 0),
             "past the cut: zeros, no crash"
         );
-        assert_eq!(map.shrunk(), Some(page as u64));
+        let said = map.damage().expect("the cut is told");
+        assert!(
+            said.starts_with(&format!("the file shrank to {page} bytes")),
+            "{said}"
+        );
+        // Grown back to its length, the file still says a page could not be read.
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len((page * 3) as u64)
+            .unwrap();
+        assert!(
+            map.damage()
+                .expect("still told")
+                .starts_with("part of the file could not be read")
+        );
     }
 
     #[test]
