@@ -12,7 +12,7 @@ use std::sync::Arc;
 use gcorr::event::parse_record;
 use gcorr::input::framing::{Framer, Pos, Spares};
 use gcorr::input::map::Map;
-use gcorr::input::{Mapped, decode, text};
+use gcorr::input::{Mapped, decode, plain_text};
 use libfuzzer_sys::fuzz_target;
 
 type Framed = (Vec<(Pos, Vec<u8>)>, Vec<(Pos, String)>);
@@ -43,10 +43,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let spares = Spares::default();
     let read = frame(Framer::with_spares(reader, spares.clone()), &spares, data.len() % 2 == 0);
-    let plain = !data.is_empty()
-        && !data.starts_with(&[0x1f, 0x8b])
-        && text::sniff(&data[..data.len().min(64)]) == text::Encoding::Utf8;
-    if plain {
+    if !data.is_empty() && plain_text(&data[..data.len().min(64)]) {
         let path = std::env::temp_dir().join(format!("gcorr-fuzz-{}", std::process::id()));
         std::fs::write(&path, data).expect("temporary file");
         let file = std::fs::File::open(&path).expect("temporary file");

@@ -64,31 +64,18 @@ pub(super) fn record<'a, 'r>(
         simdutf8::basic::from_utf8(bytes).ok()?;
     }
     if plain {
-        let stops = Indexed(&bits[..bytes.len().div_ceil(64)]);
-        walk(
-            Walk {
-                b: bytes,
-                i: 0,
-                stops,
-            },
-            rec,
-        )
+        walk(bytes, Indexed(&bits[..bytes.len().div_ceil(64)]), rec)
     } else {
-        walk(
-            Walk {
-                b: bytes,
-                i: 0,
-                stops: Scanned,
-            },
-            rec,
-        )
+        walk(bytes, Scanned, rec)
     }
 }
 
 fn walk<'a, 'r, S: Stops>(
-    mut w: Walk<'a, S>,
+    b: &'a [u8],
+    stops: S,
     rec: &'r mut Record<'a, Detail<'a>>,
 ) -> Option<&'r mut Record<'a, Detail<'a>>> {
+    let mut w = Walk { b, i: 0, stops };
     let mut seen = 0u32;
     w.object(|w, key| {
         let bit = match key {

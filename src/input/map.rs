@@ -1,6 +1,6 @@
 //! Regular files read in place: mapped into memory, so that their bytes are not copied out of
-//! the kernel's cache (the copy took a fifth of a run's CPU), and safe when the file is
-//! truncated while mapped.
+//! the kernel's cache (the copy was about 6% of a run's CPU samples), and safe when the file
+//! is truncated while mapped.
 //!
 //! Touching a mapped page past the end of a file that shrank raises SIGBUS, which would kill
 //! the process. One handler, installed with the first mapping, puts a page of zeros in place

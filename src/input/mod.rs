@@ -368,9 +368,8 @@ fn open_file(path: &Path) -> io::Result<Opened> {
     let mut head = [0u8; 64];
     let got = file.read_at(&mut head, 0)?;
     let head = &head[..got.min(len as usize)];
-    let plain = !head.starts_with(&[0x1f, 0x8b]) && text::sniff(head) == text::Encoding::Utf8;
     // A file too short to tell (or empty) is read: it costs nothing either way.
-    if plain && head.len() == 64 {
+    if head.len() == 64 && plain_text(head) {
         if let Some(map) = file.try_clone().ok().and_then(|f| map::Map::new(f, len)) {
             return Ok(Opened::Mapped(map));
         }
@@ -421,12 +420,23 @@ fn complete_lines(_: &File) -> io::Result<Option<u64>> {
 pub fn decode(raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
     let mut reader = BufReader::with_capacity(256 << 10, raw);
     let head = reader.fill_buf().context("cannot read")?;
-    if head.starts_with(&[0x1f, 0x8b]) {
+    if is_gzip(head) {
         let inflated = flate2::bufread::MultiGzDecoder::new(reader);
         decode_text(BufReader::with_capacity(256 << 10, inflated))
     } else {
         decode_text(reader)
     }
+}
+
+/// Whether a stream starting with `head` is gzip (its magic bytes).
+fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+}
+
+/// Whether a stream starting with `head` is read as it is: not gzip, and UTF-8 text (what
+/// [`decode`] passes through unchanged, and a regular file of which is mapped).
+pub fn plain_text(head: &[u8]) -> bool {
+    !is_gzip(head) && text::sniff(head) == text::Encoding::Utf8
 }
 
 fn decode_text<R: BufRead + Send + 'static>(mut reader: R) -> Result<Box<dyn Read + Send>> {
