@@ -161,11 +161,54 @@ impl Staged {
     /// is as it was and the temporary file is removed.
     pub fn commit(self) -> Result<()> {
         if let Some((tmp, target)) = self.temp {
-            tmp.persist(&target)
-                .with_context(|| format!("{}: cannot rename into place", self.path.display()))?;
+            // Swapped with the file it replaces, whose bytes the temporary file's removal
+            // (its drop) then frees; a new name, or a file system that cannot swap, is renamed.
+            if !exchange(tmp.path(), &target) {
+                tmp.persist(&target)
+                    .with_context(|| format!("{}: cannot rename into place", self.path.display()))?;
+            }
         }
         Ok(())
     }
+}
+
+/// Swaps two existing files in one step (`renameat2` with `RENAME_EXCHANGE`); false when it
+/// could not (`to` does not exist, or the file system or kernel cannot), nothing changed.
+///
+/// Renaming over an existing file makes ext4 (`auto_da_alloc`) write the new file's data out
+/// before the rename returns: a second or more for a large output on a slow disk. A swap
+/// replaces the file as atomically, and leaves the writing to the kernel's usual pace; like
+/// a run whose destination is new, a power cut soon after may lose the output.
+#[cfg(target_os = "linux")]
+fn exchange(from: &Path, to: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(c_from), Ok(c_to)) = (
+        std::ffi::CString::new(from.as_os_str().as_bytes()),
+        std::ffi::CString::new(to.as_os_str().as_bytes()),
+    ) else {
+        return false;
+    };
+    // Only a regular file is swapped out (and removed): `stage` found one there.
+    if !fs::symlink_metadata(to).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    // SAFETY: two valid NUL-terminated paths, only read by the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            c_from.as_ptr(),
+            libc::AT_FDCWD,
+            c_to.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    r == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// Writes `path` in full, through a temporary file in the same directory (see [`Staged`]).
