@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::Encoder;
 
+use crate::correlate::Id;
 use crate::intern::{Interner, Sym};
 use crate::time::Millis;
 use crate::timeline::Timeline;
@@ -65,11 +66,12 @@ fn field(w: &mut Rows, syms: &Interner, s: Option<Sym>) -> Result<()> {
 }
 
 /// Event rows, written as the `csv` crate writes them with its defaults (a field is quoted
-/// when it holds a comma, a quote or a line break, its quotes doubled; rows end with `\n`),
-/// into a buffer passed on to `out` in blocks: the crate's writer costs as much per field
-/// as the rest of a row's encoding.
+/// when it holds a comma, a quote or a line break, its quotes doubled; rows end with `\n`):
+/// the crate's writer costs as much per field as the rest of a row's encoding. A chunk's rows
+/// are held in its buffer; streamed rows are passed on to `out` in blocks.
 struct Rows<'w> {
-    out: &'w mut dyn Write,
+    /// Where full blocks go; `None`: every row is held in `buf`.
+    out: Option<&'w mut dyn Write>,
     buf: Vec<u8>,
     /// No field yet in the current row.
     first: bool,
@@ -81,31 +83,57 @@ const BLOCK: usize = 64 << 10;
 impl<'w> Rows<'w> {
     fn new(out: &'w mut dyn Write) -> Rows<'w> {
         Rows {
-            out,
+            out: Some(out),
             buf: Vec::with_capacity(BLOCK + 4096),
             first: true,
         }
     }
 
-    fn write_field(&mut self, field: impl AsRef<[u8]>) -> Result<()> {
-        let field = field.as_ref();
+    /// Rows appended to `buf` and held there (see [`Rows::into_held`]).
+    fn held(buf: Vec<u8>) -> Rows<'w> {
+        Rows {
+            out: None,
+            buf,
+            first: true,
+        }
+    }
+
+    fn into_held(self) -> Vec<u8> {
+        self.buf
+    }
+
+    fn separate(&mut self) {
         if !self.first {
             self.buf.push(b',');
         }
         self.first = false;
-        if field.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
-            self.buf.push(b'"');
-            for &b in field {
-                if b == b'"' {
-                    self.buf.push(b'"');
-                }
-                self.buf.push(b);
-            }
-            self.buf.push(b'"');
-        } else {
-            self.buf.extend_from_slice(field);
-        }
+    }
+
+    fn write_field(&mut self, field: impl AsRef<[u8]>) -> Result<()> {
+        self.separate();
+        push_field(&mut self.buf, field.as_ref());
         Ok(())
+    }
+
+    /// A field that never needs quotes: a time, a number, a UUID, one of gcorr's own words.
+    fn write_plain(&mut self, field: &str) {
+        debug_assert!(!needs_quotes(field.as_bytes()), "{field:?}");
+        self.separate();
+        self.buf.extend_from_slice(field.as_bytes());
+    }
+
+    /// An id: a UUID as it is, any other text as a field.
+    fn write_id(&mut self, id: Option<Id>, text: &str) -> Result<()> {
+        match id {
+            Some(Id::Uuid(_)) => Ok(self.write_plain(text)),
+            _ => self.write_field(text),
+        }
+    }
+
+    /// Fields already encoded and separated (what every row of a conversation repeats).
+    fn write_encoded(&mut self, fields: &[u8]) {
+        self.separate();
+        self.buf.extend_from_slice(fields);
     }
 
     fn end_row(&mut self) -> Result<()> {
@@ -118,10 +146,50 @@ impl<'w> Rows<'w> {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
         Ok(())
     }
+}
+
+/// Appends one field, quoted when it must be.
+fn push_field(buf: &mut Vec<u8>, field: &[u8]) {
+    if needs_quotes(field) {
+        buf.push(b'"');
+        for &b in field {
+            if b == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(b);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(field);
+    }
+}
+
+/// Whether a field holds a comma, a quote or a line break: eight bytes at a time.
+fn needs_quotes(field: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // A byte of `x` equal to `c` leaves a zero byte in `x ^ c`, found without a carry across
+    // bytes deciding the answer (the usual zero-byte test, exact as a yes or no).
+    let has = |x: u64, c: u8| {
+        let y = x ^ (ONES * u64::from(c));
+        y.wrapping_sub(ONES) & !y & (ONES * 0x80)
+    };
+    let mut words = field.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        if has(x, b',') | has(x, b'"') | has(x, b'\n') | has(x, b'\r') != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
 fn rows<W: Write>(out: W) -> csv::Writer<W> {
@@ -136,13 +204,17 @@ impl Encoder for Events {
         Ok(())
     }
 
+    /// Straight into the chunk's buffer.
     fn chunk(
         &self,
-        first: bool,
+        _: bool,
         timelines: &mut dyn Iterator<Item = Timeline<'_>>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        self.stream(first, timelines, out)
+        let mut w = Rows::held(std::mem::take(out));
+        let written = event_rows(&mut w, timelines);
+        *out = w.into_held();
+        written
     }
 
     /// Every row repeats the conversation's media list: a long list weighs on every event.
@@ -160,66 +232,77 @@ impl Encoder for Events {
         out: &mut dyn Write,
     ) -> Result<()> {
         let mut w = Rows::new(out);
-        for t in timelines {
-            let syms = t.syms();
-            let conversation = syms.to_string(t.conversation_id());
-            let start = Millis(t.group.start).to_string();
-            let media = joined(syms, &t.media_types);
-            let flags = t.group.flags.joined("|");
-            let data = t.enrichment.data.as_ref();
-            let wrapup_name = |code: &str| data.and_then(|d| d.wrapup_name(code)).unwrap_or_default();
-            // Who each participant is (purpose, name), as the timeline's participants say.
-            let who: FxHashMap<&str, (&str, &str)> = t
-                .participants
-                .iter()
-                .map(|p| {
-                    let who = (p.purpose.unwrap_or_default(), p.name.unwrap_or_default());
-                    (&*p.participant_id, who)
-                })
-                .collect();
-            let status = t.enrichment.status.name();
-            let (mut pid, mut wid, mut buf) = ([0; 36], [0; 36], [0; 36]);
-            let (mut at, mut lag) = ([0; 24], itoa::Buffer::new());
-            let mut source = Vec::new();
-            // Every field comes from a buffer on the stack or from the symbol table.
-            for e in t.events() {
-                let participant = e.participant.map(|p| p.text(syms, &mut pid)).unwrap_or_default();
-                let (purpose, name) = who.get(participant).copied().unwrap_or_default();
-                let wrapup = e.wrapup.map(|s| syms.text(s, &mut wid)).unwrap_or_default();
-                w.write_field(&conversation)?;
-                w.write_field(&start)?;
-                w.write_field(&media)?;
-                w.write_field(&flags)?;
-                w.write_field(e.id.text(syms, &mut buf))?;
-                w.write_field(Millis(e.time).encode(&mut [0; 24]))?;
-                let delivered = e.lag.delivered(e.time);
-                w.write_field(delivered.map(|d| Millis(d).encode(&mut at)).unwrap_or_default())?;
-                w.write_field(e.lag.ms(e.time).map(|l| lag.format(l)).unwrap_or_default())?;
-                field(&mut w, syms, Some(e.kind))?;
-                field(&mut w, syms, e.media)?;
-                w.write_field(participant)?;
-                w.write_field(purpose)?;
-                w.write_field(name)?;
-                w.write_field(e.session.map(|s| s.text(syms, &mut buf)).unwrap_or_default())?;
-                for s in [e.direction, e.queue, e.user, e.disconnect] {
-                    field(&mut w, syms, s)?;
-                }
-                w.write_field(wrapup)?;
-                w.write_field(wrapup_name(wrapup))?;
-                // `file:line` or `file@offset`, one field (quoted as a whole when it must be).
-                let (file, sep, n) = t.origin(e);
-                source.clear();
-                source.extend_from_slice(file.as_bytes());
-                source.push(sep as u8);
-                source.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-                w.write_field(&source)?;
-                w.write_field(status)?;
-                w.end_row()?;
-            }
-        }
-        w.flush()?;
-        Ok(())
+        event_rows(&mut w, timelines)?;
+        w.flush()
     }
+}
+
+/// One row per event of each timeline.
+fn event_rows(w: &mut Rows, timelines: &mut dyn Iterator<Item = Timeline<'_>>) -> Result<()> {
+    // The conversation's fields, encoded once for all of its rows.
+    let mut head = Vec::new();
+    for t in timelines {
+        let syms = t.syms();
+        head.clear();
+        push_field(&mut head, syms.to_string(t.conversation_id()).as_bytes());
+        head.push(b',');
+        head.extend_from_slice(Millis(t.group.start).encode(&mut [0; 24]).as_bytes());
+        head.push(b',');
+        push_field(&mut head, joined(syms, &t.media_types).as_bytes());
+        head.push(b',');
+        push_field(&mut head, t.group.flags.joined("|").as_bytes());
+        let data = t.enrichment.data.as_ref();
+        let wrapup_name = |code: &str| data.and_then(|d| d.wrapup_name(code)).unwrap_or_default();
+        // Who each participant is (purpose, name), as the timeline's participants say.
+        let who: FxHashMap<&str, (&str, &str)> = t
+            .participants
+            .iter()
+            .map(|p| {
+                let who = (p.purpose.unwrap_or_default(), p.name.unwrap_or_default());
+                (&*p.participant_id, who)
+            })
+            .collect();
+        let status = t.enrichment.status.name();
+        let (mut pid, mut wid, mut buf) = ([0; 36], [0; 36], [0; 36]);
+        let (mut at, mut lag) = ([0; 24], itoa::Buffer::new());
+        let mut source = Vec::new();
+        // Every field comes from a buffer on the stack or from the symbol table.
+        for e in t.events() {
+            let participant = e.participant.map(|p| p.text(syms, &mut pid)).unwrap_or_default();
+            let (purpose, name) = who.get(participant).copied().unwrap_or_default();
+            let wrapup = e.wrapup.map(|s| syms.text(s, &mut wid)).unwrap_or_default();
+            w.write_encoded(&head);
+            w.write_id(Some(e.id), e.id.text(syms, &mut buf))?;
+            w.write_plain(Millis(e.time).encode(&mut [0; 24]));
+            let delivered = e.lag.delivered(e.time);
+            w.write_plain(delivered.map(|d| Millis(d).encode(&mut at)).unwrap_or_default());
+            w.write_plain(e.lag.ms(e.time).map(|l| lag.format(l)).unwrap_or_default());
+            field(w, syms, Some(e.kind))?;
+            field(w, syms, e.media)?;
+            w.write_id(e.participant, participant)?;
+            w.write_field(purpose)?;
+            w.write_field(name)?;
+            w.write_id(
+                e.session,
+                e.session.map(|s| s.text(syms, &mut buf)).unwrap_or_default(),
+            )?;
+            for s in [e.direction, e.queue, e.user, e.disconnect] {
+                field(w, syms, s)?;
+            }
+            w.write_field(wrapup)?;
+            w.write_field(wrapup_name(wrapup))?;
+            // `file:line` or `file@offset`, one field (quoted as a whole when it must be).
+            let (file, sep, n) = t.origin(e);
+            source.clear();
+            source.extend_from_slice(file.as_bytes());
+            source.push(sep as u8);
+            source.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            w.write_field(&source)?;
+            w.write_plain(status);
+            w.end_row()?;
+        }
+    }
+    Ok(())
 }
 
 pub struct Conversations;
@@ -266,22 +349,28 @@ mod rows_tests {
         /// Rows are byte for byte what the `csv` crate writes, whatever the fields hold.
         #[test]
         fn rows_are_written_as_the_csv_crate_writes_them(
-            rows in proptest::collection::vec(proptest::collection::vec("[a-z,\"\r\n é\\\\]{0,6}", 3), 0..6)
+            rows in proptest::collection::vec(proptest::collection::vec("[a-z,\"\r\n é\\\\]{0,6}|[a-z0-9-]{0,30}[,\"\r\n]?[a-z]{0,9}", 3), 0..6)
         ) {
-            let mut ours = Vec::new();
-            let mut w = Rows::new(&mut ours);
-            for row in &rows {
-                for f in row {
-                    w.write_field(f).unwrap();
+            let write = |w: &mut Rows| {
+                for row in &rows {
+                    for f in row {
+                        w.write_field(f).unwrap();
+                    }
+                    w.end_row().unwrap();
                 }
-                w.end_row().unwrap();
-            }
-            w.flush().unwrap();
+                w.flush().unwrap();
+            };
+            let mut streamed = Vec::new();
+            write(&mut Rows::new(&mut streamed));
+            let mut held = Rows::held(b"before ".to_vec());
+            write(&mut held);
             let mut theirs = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
             for row in &rows {
                 theirs.write_record(row).unwrap();
             }
-            proptest::prop_assert_eq!(ours, theirs.into_inner().unwrap());
+            let theirs = theirs.into_inner().unwrap();
+            proptest::prop_assert_eq!(&streamed, &theirs);
+            proptest::prop_assert_eq!(held.into_held(), [&b"before "[..], &theirs].concat());
         }
     }
 }
