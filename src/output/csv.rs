@@ -124,10 +124,11 @@ impl<'w> Rows<'w> {
 
     /// An id: a UUID as it is, any other text as a field.
     fn write_id(&mut self, id: Option<Id>, text: &str) -> Result<()> {
-        match id {
-            Some(Id::Uuid(_)) => Ok(self.write_plain(text)),
-            _ => self.write_field(text),
+        if let Some(Id::Uuid(_)) = id {
+            self.write_plain(text);
+            return Ok(());
         }
+        self.write_field(text)
     }
 
     /// Fields already encoded and separated (what every row of a conversation repeats).
