@@ -161,9 +161,18 @@ impl Staged {
     /// is as it was and the temporary file is removed.
     pub fn commit(self) -> Result<()> {
         if let Some((tmp, target)) = self.temp {
-            // Swapped with the file it replaces, whose bytes the temporary file's removal
-            // (its drop) then frees; a new name, or a file system that cannot swap, is renamed.
-            if !exchange(tmp.path(), &target) {
+            // Swapped with the file it replaces, which the temporary name then holds and
+            // which is removed; a new name, or a file system that cannot swap, is renamed.
+            if exchange(tmp.path(), &target) {
+                let old = tmp.path().to_owned();
+                if let Err(e) = tmp.close() {
+                    eprintln!(
+                        "gcorr: warning: {}: written; the file it replaced is left at {}: {e}",
+                        self.path.display(),
+                        old.display()
+                    );
+                }
+            } else {
                 tmp.persist(&target)
                     .with_context(|| format!("{}: cannot rename into place", self.path.display()))?;
             }
