@@ -84,10 +84,16 @@ fn writable(path: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A path as the C library takes it; `None` when it holds a NUL byte (no such file).
+#[cfg(unix)]
+fn c_path(path: &Path) -> Option<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).ok()
+}
+
 #[cfg(unix)]
 fn may_create_in(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+    let Some(c) = c_path(dir) else {
         return false;
     };
     // SAFETY: a valid NUL-terminated path; access(2) only reads it.
@@ -190,11 +196,7 @@ impl Staged {
 /// a run whose destination is new, a power cut soon after may lose the output.
 #[cfg(target_os = "linux")]
 fn exchange(from: &Path, to: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let (Ok(c_from), Ok(c_to)) = (
-        std::ffi::CString::new(from.as_os_str().as_bytes()),
-        std::ffi::CString::new(to.as_os_str().as_bytes()),
-    ) else {
+    let (Some(c_from), Some(c_to)) = (c_path(from), c_path(to)) else {
         return false;
     };
     // Only a regular file is swapped out (and removed): `stage` found one there.

@@ -118,8 +118,7 @@ impl<'w> Rows<'w> {
     /// A field that never needs quotes: a time, a number, a UUID, one of gcorr's own words.
     fn write_plain(&mut self, field: &str) {
         debug_assert!(!needs_quotes(field.as_bytes()), "{field:?}");
-        self.separate();
-        self.buf.extend_from_slice(field.as_bytes());
+        self.write_encoded(field.as_bytes());
     }
 
     /// An id: a UUID as it is, any other text as a field.
